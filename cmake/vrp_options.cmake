@@ -1,0 +1,21 @@
+# Warnings and sanitizers for the project's own targets (not for third-party headers).
+add_library(vrp_options INTERFACE)
+add_library(vrp::options ALIAS vrp_options)
+target_compile_options(vrp_options INTERFACE -Wall -Wextra -Wpedantic -Wshadow -Wconversion
+                                             -Wno-sign-conversion)
+if(VRP_WERROR)
+  target_compile_options(vrp_options INTERFACE -Werror)
+endif()
+
+if(VRP_SANITIZE)
+  set(_vrp_san "")
+  foreach(s IN LISTS VRP_SANITIZE)
+    if(NOT s MATCHES "^(address|undefined|thread|leak)$")
+      message(FATAL_ERROR "VRP_SANITIZE: unknown sanitizer '${s}' (allowed: address, undefined, thread, leak)")
+    endif()
+    list(APPEND _vrp_san "${s}")
+  endforeach()
+  list(JOIN _vrp_san "," _vrp_san_csv)
+  add_compile_options(-fsanitize=${_vrp_san_csv} -fno-omit-frame-pointer -fno-sanitize-recover=all)
+  add_link_options(-fsanitize=${_vrp_san_csv})
+endif()

@@ -1,0 +1,401 @@
+// Implied volatility after Peter Jäckel, "Let's Be Rational", Wilmott (January 2015) 40-53, and its
+// 2016/2017 revisions. Written from the paper's description; notation follows the paper:
+// x = ln(F/K), s = vol sqrt(t), h = x/s, t = s/2 (local to the normalised Black function), beta =
+// price / sqrt(F K), theta = +1 call / -1 put. Everything is reduced to an out-of-the-money call
+// (x <= 0) by put-call parity and the symmetry b(x, s, theta) = b(-x, s, -theta).
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numbers>
+
+#include "vrp/quant/implied_vol.hpp"
+
+namespace vrp::quant {
+
+namespace {
+
+constexpr double eps_v = std::numeric_limits<double>::epsilon();
+constexpr double inv_sqrt_2pi = 0.5 * std::numbers::inv_sqrtpi * std::numbers::sqrt2;
+constexpr double inv_sqrt2 = 0.5 * std::numbers::sqrt2;
+constexpr double sqrt3 = 1.7320508075688772935;
+// 2 pi / (3 sqrt 3), the scale of the lower map (Jäckel 2015, eq. 4.5).
+constexpr double two_pi_over_sqrt27 = 2.0 * std::numbers::pi / (3.0 * sqrt3);
+// Below this s and |x| the Taylor expansion in s replaces the difference of two normal
+// integrals, whose cancellation would cost log10(|x/s| / s) digits.
+constexpr double small_s = 0.1;
+constexpr double small_x = 0.1;
+// Rational cubic control parameters beyond this are treated as linear interpolation (2015, §5).
+constexpr double max_rational_control = 2.0 / (eps_v * eps_v);
+
+double phi_cdf(double z) {
+  return 0.5 * std::erfc(-z * inv_sqrt2);
+}
+
+double phi_pdf(double z) {
+  return inv_sqrt_2pi * std::exp(-0.5 * z * z);
+}
+
+// Inverse normal distribution for 0 < p < 1: Abramowitz & Stegun 26.2.23 (|error| < 4.5e-4),
+// refined by one Halley step on N(z) - p, leaving an error below 1e-9 (enough for a starting
+// point of two fourth-order Householder steps).
+double inverse_phi_cdf(double p) {
+  const bool upper = p > 0.5;
+  const double q = upper ? 1.0 - p : p;
+  const double r = std::sqrt(-2.0 * std::log(q));
+  // A&S 26.2.23 rational approximation in r = sqrt(-2 ln q).
+  double z = -(r - (2.515517 + r * (0.802853 + r * 0.010328)) /
+                       (1.0 + r * (1.432788 + r * (0.189269 + r * 0.001308))));
+  if (upper) z = -z;
+  // Halley on N(z) - p: z -= u / (1 + z u / 2), u = (N(z) - p) / N'(z).
+  const double u = (phi_cdf(z) - p) / phi_pdf(z);
+  z -= u / (1.0 + 0.5 * z * u);
+  return z;
+}
+
+// Out-of-the-money normalised call b(x, s), x <= 0, s > 0, with b_max = e^{x/2} and its inverse
+// passed in so that iterations at fixed x evaluate no exponential here (Jäckel 2015, eq. 2.3).
+double otm_call(double x, double s, double b_max, double inv_b_max) {
+  const double h = x / s;
+  const double t = 0.5 * s;
+  if (s < small_s && -x < small_x) {
+    // b = φ(h)φ(t)√(2π) [R(h+t) - R(h-t)], R = N/N' (Mills' ratio of the lower tail), expanded
+    // in odd powers of t with R' = 1 + hR, R^(n+1) = n R^(n-1) + h R^(n) (Jäckel 2015, §3,
+    // "small t expansion", derived here from the Mills' ratio ODE).
+    const double r0 = phi_cdf(h) / phi_pdf(h);
+    const double r1 = 1.0 + h * r0;
+    const double r2 = r0 + h * r1;
+    const double r3 = 2.0 * r1 + h * r2;
+    const double r4 = 3.0 * r2 + h * r3;
+    const double r5 = 4.0 * r3 + h * r4;
+    const double r6 = 5.0 * r4 + h * r5;
+    const double r7 = 6.0 * r5 + h * r6;
+    const double r8 = 7.0 * r6 + h * r7;
+    const double r9 = 8.0 * r7 + h * r8;
+    const double r10 = 9.0 * r8 + h * r9;
+    const double r11 = 10.0 * r9 + h * r10;
+    const double t2 = t * t;
+    const double sum =
+        r1 +
+        t2 * (r3 / 6.0 + t2 * (r5 / 120.0 + t2 * (r7 / 5040.0 +
+                                                  t2 * (r9 / 362880.0 + t2 * (r11 / 39916800.0)))));
+    // exp(-(h² + t²)/2) with the rounding error of h² restored (h² reaches ~1500 before b
+    // underflows, so the plain product would cost ~1e-13 relative).
+    const double hh = h * h;
+    const double hh_lo = std::fma(h, h, -hh);
+    return inv_sqrt_2pi * std::exp(-0.5 * (hh + t2)) * (1.0 - 0.5 * hh_lo) * 2.0 * t * sum;
+  }
+  // Out of the money the two terms are both positive and the difference loses at most
+  // log10(1/|x|) or log10(1/s) digits, both bounded by the branch above.
+  const double b = b_max * phi_cdf(h + t) - inv_b_max * phi_cdf(h - t);
+  return std::max(b, 0.0);
+}
+
+// Vega of the normalised Black function (Jäckel 2015, eq. 2.6).
+double vega_of(double x, double s) {
+  const double h = x / s;
+  const double t = 0.5 * s;
+  return inv_sqrt_2pi * std::exp(-0.5 * (h * h + t * t));
+}
+
+// Rational cubic interpolation of Delbourgo & Gregory (1985) on [x_l, x_r] with end values,
+// end slopes and control parameter r; r = 3 is the cubic Hermite interpolant, r -> inf linear
+// (Jäckel 2015, eq. 5.1).
+double rational_cubic(double x, double x_l, double x_r, double y_l, double y_r, double d_l,
+                      double d_r, double r) {
+  const double h = x_r - x_l;
+  if (!(std::fabs(h) > 0.0)) return 0.5 * (y_l + y_r);
+  const double t = (x - x_l) / h;
+  if (!(r < max_rational_control)) return y_r * t + y_l * (1.0 - t);
+  const double omt = 1.0 - t;
+  const double t2 = t * t;
+  const double omt2 = omt * omt;
+  return (y_r * t2 * t + (r * y_r - h * d_r) * t2 * omt + (r * y_l + h * d_l) * t * omt2 +
+          y_l * omt2 * omt) /
+         (1.0 + (r - 3.0) * t * omt);
+}
+
+// Smallest control parameter that keeps the interpolant monotone (Delbourgo & Gregory 1985:
+// r >= (d_l + d_r) / Δ) and, for convex or concave data, convex or concave (both end second
+// derivatives of the right sign, the condition for r = 3 generalised).
+double minimum_shape_preserving_r(double d_l, double d_r, double delta) {
+  double r_min = -1.0 + std::sqrt(eps_v);
+  const bool monotone = d_l * delta >= 0.0 && d_r * delta >= 0.0 && delta != 0.0;
+  if (monotone) r_min = std::max(r_min, (d_l + d_r) / delta);
+  const bool convex = d_l <= delta && delta <= d_r;
+  const bool concave = d_l >= delta && delta >= d_r;
+  if ((convex || concave) && d_l != d_r) {
+    const double slope_span = d_r - d_l;
+    if (delta != d_l) r_min = std::max(r_min, slope_span / (delta - d_l));
+    if (delta != d_r) r_min = std::max(r_min, slope_span / (d_r - delta));
+  }
+  return r_min;
+}
+
+// Control parameter making the interpolant's second derivative equal `second` at x_l: from the
+// t² coefficient of the rational cubic, r (Δ - d_l) = h y''/2 + d_r - d_l (Jäckel 2015, eq. 5.4).
+double control_for_left_curvature(double x_l, double x_r, double y_l, double y_r, double d_l,
+                                  double d_r, double second) {
+  const double h = x_r - x_l;
+  const double delta = (y_r - y_l) / h;
+  const double numerator = 0.5 * h * second + (d_r - d_l);
+  const double denominator = delta - d_l;
+  double r = std::fabs(denominator) > 0.0 ? numerator / denominator : max_rational_control;
+  if (!std::isfinite(r)) r = max_rational_control;
+  return std::max(r, minimum_shape_preserving_r(d_l, d_r, delta));
+}
+
+// Mirror image at x_r: r (d_r - Δ) = h y''/2 + d_r - d_l (Jäckel 2015, eq. 5.5).
+double control_for_right_curvature(double x_l, double x_r, double y_l, double y_r, double d_l,
+                                   double d_r, double second) {
+  const double h = x_r - x_l;
+  const double delta = (y_r - y_l) / h;
+  const double numerator = 0.5 * h * second + (d_r - d_l);
+  const double denominator = d_r - delta;
+  double r = std::fabs(denominator) > 0.0 ? numerator / denominator : max_rational_control;
+  if (!std::isfinite(r)) r = max_rational_control;
+  return std::max(r, minimum_shape_preserving_r(d_l, d_r, delta));
+}
+
+// ln(F/K) to full relative precision: near the money log(F/K) would inherit the rounding of F/K
+// as an absolute error of ~1e-16, i.e. a relative error of 1e-16/|x|, which at small s moves the
+// price by |h|/s times that (h = x/s) and the implied vol accordingly. F - K is exact there.
+double log_moneyness(double forward, double strike) {
+  const double ratio = forward / strike;
+  if (ratio > 0.5 && ratio < 2.0) return std::log1p((forward - strike) / strike);
+  return std::log(ratio);
+}
+
+enum class branch { lower, lower_middle, upper_middle, upper };
+
+// Implied s of an out-of-the-money call: x <= 0, 0 < beta < b_max = e^{x/2}. b_max is passed in
+// because near the maximum the gap b_max - beta carries the information, and sqrt(K/F) from the
+// price inputs is more accurate than exp(x/2) (whose error grows with |x|).
+iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterations) {
+  const double inv_b_max = 1.0 / b_max;
+  const double ax = -x;
+  // The inflection point s_c = sqrt(2|x|) of b(s) and the tangent there (Jäckel 2015, eq. 4.1-4.3);
+  // at s_c, h + t = 0 and the vega is e^{x/2}/sqrt(2 pi).
+  const double s_c = std::sqrt(2.0 * ax);
+  const double b_c = 0.5 * b_max - inv_b_max * phi_cdf(-s_c);
+  const double v_c = b_max * inv_sqrt_2pi;
+
+  branch br;
+  double s;
+  double s_lo = 0.0;
+  double s_hi = std::numeric_limits<double>::infinity();
+  if (beta < b_c) {
+    const double s_l = s_c - b_c / v_c;
+    const double b_l = s_l > 0.0 ? otm_call(x, s_l, b_max, inv_b_max) : 0.0;
+    if (beta < b_l) {
+      br = branch::lower;
+      s_hi = s_l;
+      // Lower map f(s) = 2π|x|/(3√3) N(-z)³, z = |x|/(√3 s), which matches b as s -> 0 (Jäckel
+      // 2015, eq. 4.5), interpolated in beta on [0, b_l] with f(0) = 0, f'(0) = 1.
+      const double c = two_pi_over_sqrt27 * ax;
+      const double z = ax / (sqrt3 * s_l);
+      const double g = phi_cdf(-z);
+      const double pz = phi_pdf(z);
+      const double f_l = c * g * g * g;
+      const double f_s = 3.0 * c * g * g * pz * z / s_l;
+      const double f_ss = 3.0 * c * (g * pz * z / (s_l * s_l)) * (2.0 * pz * z + g * (z * z - 2.0));
+      const double v_l = vega_of(x, s_l);
+      const double eta2_l = x * x / (s_l * s_l * s_l) - 0.25 * s_l;
+      const double df = f_s / v_l;
+      // d²f/dβ² = (f_ss - f_s b_ss/b_s) / b_s².
+      const double d2f = (f_ss - f_s * eta2_l) / (v_l * v_l);
+      const double r = control_for_right_curvature(0.0, b_l, 0.0, f_l, 1.0, df, d2f);
+      double f = rational_cubic(beta, 0.0, b_l, 0.0, f_l, 1.0, df, r);
+      if (!(f > 0.0)) {
+        const double u = beta / b_l;
+        f = (f_l * u + b_l * (1.0 - u)) * u;
+      }
+      // Inverse of the lower map: s = |x| / (√3 |N^{-1}((f/c)^{1/3})|).
+      const double zf = -inverse_phi_cdf(std::cbrt(f / c));
+      s = zf > 0.0 ? ax / (sqrt3 * zf) : s_l;
+    } else {
+      br = branch::lower_middle;
+      s_lo = s_l;
+      s_hi = s_c;
+      // s(beta) itself between (b_l, s_l) and (b_c, s_c), slopes 1/b', zero curvature at the
+      // inflection point (Jäckel 2015, eq. 4.4).
+      const double v_l = s_l > 0.0 ? vega_of(x, s_l) : 0.0;
+      const double d_l = v_l > 0.0 ? 1.0 / v_l : max_rational_control;
+      const double r = control_for_right_curvature(b_l, b_c, s_l, s_c, d_l, 1.0 / v_c, 0.0);
+      s = rational_cubic(beta, b_l, b_c, s_l, s_c, d_l, 1.0 / v_c, r);
+    }
+  } else {
+    const double s_u = s_c + (b_max - b_c) / v_c;
+    const double b_u = otm_call(x, s_u, b_max, inv_b_max);
+    const double v_u = vega_of(x, s_u);
+    if (beta <= b_u) {
+      br = branch::upper_middle;
+      s_lo = s_c;
+      s_hi = s_u;
+      const double r = control_for_left_curvature(b_c, b_u, s_c, s_u, 1.0 / v_c, 1.0 / v_u, 0.0);
+      s = rational_cubic(beta, b_c, b_u, s_c, s_u, 1.0 / v_c, 1.0 / v_u, r);
+    } else {
+      br = branch::upper;
+      s_lo = s_u;
+      // Upper map f(s) = N(-s/2), linear in b_max - b as s -> inf with slope -1/2 (Jäckel 2015,
+      // eq. 4.7), interpolated in beta on [b_u, b_max].
+      const double f_u = phi_cdf(-0.5 * s_u);
+      const double p_u = phi_pdf(0.5 * s_u);
+      const double f_s = -0.5 * p_u;
+      const double f_ss = 0.125 * s_u * p_u;
+      const double eta2_u = x * x / (s_u * s_u * s_u) - 0.25 * s_u;
+      const double df = f_s / v_u;
+      const double d2f = (f_ss - f_s * eta2_u) / (v_u * v_u);
+      const double r = control_for_left_curvature(b_u, b_max, f_u, 0.0, df, -0.5, d2f);
+      double f = rational_cubic(beta, b_u, b_max, f_u, 0.0, df, -0.5, r);
+      if (!(f > 0.0)) {
+        const double u = (beta - b_u) / (b_max - b_u);
+        f = (f_u * (1.0 - u) + 0.5 * (b_max - b_u) * u) * (1.0 - u);
+      }
+      s = f > 0.0 && f < 0.5 ? -2.0 * inverse_phi_cdf(f) : s_u;
+    }
+  }
+  if (!(s > 0.0) || !std::isfinite(s)) return {0.0, status::no_convergence, 0};
+
+  // Householder(3) steps on the branch objective (Jäckel 2015, §4: g = 1/ln b - 1/ln beta in the
+  // lower branch, ln((b_max - beta)/(b_max - b)) in the upper, b - beta in between).
+  const double ln_beta = br == branch::lower ? std::log(beta) : 0.0;
+  const double ln_gap = br == branch::upper ? std::log(b_max - beta) : 0.0;
+  int n = 0;
+  for (; n < max_iterations; ++n) {
+    const double b = otm_call(x, s, b_max, inv_b_max);
+    const double v = vega_of(x, s);
+    if (!(v > 0.0)) break;
+    const double h = x / s;
+    // b''/b' and b'''/b' from ln b' = -(h² + t²)/2 + const (Jäckel 2015, eq. 2.7).
+    const double eta2 = h * h / s - 0.25 * s;
+    const double eta3 = eta2 * eta2 - 3.0 * h * h / (s * s) - 0.25;
+    double nu;
+    double h2;
+    double h3;
+    if (br == branch::lower) {
+      if (!(b > 0.0)) break;
+      const double ln_b = std::log(b);
+      const double u = v / b;
+      // g' = -u/L², h2 = g''/g', h3 = g'''/g' for g = 1/L - 1/ln beta, L = ln b, u = b'/b.
+      nu = ln_b * (ln_beta - ln_b) / (ln_beta * u);
+      const double u1 = eta2 * u - u * u;
+      h2 = eta2 - u * (1.0 + 2.0 / ln_b);
+      h3 = eta3 - 3.0 * eta2 * u + 2.0 * u * u - 6.0 * u1 / ln_b + 6.0 * u * u / (ln_b * ln_b);
+    } else if (br == branch::upper) {
+      const double w = b_max - b;
+      if (!(w > 0.0)) break;
+      const double psi = v / w;
+      nu = (std::log(w) - ln_gap) / psi;
+      h2 = eta2 + psi;
+      h3 = eta3 + 3.0 * eta2 * psi + 2.0 * psi * psi;
+    } else {
+      nu = (beta - b) / v;
+      h2 = eta2;
+      h3 = eta3;
+    }
+    // Householder's method of order 3 in terms of the Newton step nu.
+    const double ds = nu * (1.0 + 0.5 * h2 * nu) / (1.0 + nu * (h2 + h3 * nu / 6.0));
+    double s_new = std::isfinite(ds) ? s + ds : s;
+    // Stay inside the branch's bracket; fall back to halfway steps at its edges.
+    if (!(s_new > s_lo)) s_new = 0.5 * (s + std::max(s_lo, 0.0));
+    if (!(s_new < s_hi)) s_new = 0.5 * (s + s_hi);
+    const bool converged = std::fabs(s_new - s) <= eps_v * s;
+    s = s_new;
+    if (converged) {
+      ++n;
+      break;
+    }
+  }
+  if (!(s > 0.0) || !std::isfinite(s)) return {0.0, status::no_convergence, n};
+  return {s, status::ok, n};
+}
+
+// Normalised implied s with the in-the-money part already removed: beta_otm is the out-of-the-
+// money time value, x_otm <= 0.
+iv_result implied_s_from_otm(double beta_otm, double x_otm, double b_max, int max_iterations) {
+  if (beta_otm <= 0.0) return {0.0, status::ok, 0};
+  if (beta_otm >= b_max) return {0.0, status::above_maximum, 0};
+  return otm_call_implied_s(beta_otm, x_otm, b_max, max_iterations);
+}
+
+iv_result normalised_iv_impl(double beta, double x, double theta, int max_iterations) {
+  if (!std::isfinite(beta) || !std::isfinite(x) || !(theta == 1.0 || theta == -1.0) || beta < 0.0) {
+    return {0.0, status::invalid_input, 0};
+  }
+  // Upper bound of b: e^{theta x / 2} (forward for calls, strike for puts, normalised).
+  if (beta >= std::exp(0.5 * theta * x)) return {0.0, status::above_maximum, 0};
+  double beta_otm = beta;
+  if (theta * x > 0.0) {
+    const double iota = normalised_intrinsic(x, theta);
+    beta_otm = beta - iota;
+    // Rounding of a price quoted at intrinsic may leave it a few ulp below.
+    if (beta_otm < -4.0 * eps_v * std::max(beta, iota)) return {0.0, status::below_intrinsic, 0};
+  }
+  const double x_otm = -std::fabs(x);
+  return implied_s_from_otm(beta_otm, x_otm, std::exp(0.5 * x_otm), max_iterations);
+}
+
+}  // namespace
+
+double normalised_intrinsic(double x, double theta) {
+  if (theta * x <= 0.0) return 0.0;
+  // e^{|x|/2} - e^{-|x|/2} = 2 sinh(|x|/2): sinh avoids the cancellation of the difference, which
+  // would cost ~1/|x| ulp and, in the money, that many ulp of the time value.
+  return 2.0 * std::sinh(0.5 * std::fabs(x));
+}
+
+double normalised_black(double x, double s, double theta) {
+  if (!std::isfinite(x) || std::isnan(s) || !(theta == 1.0 || theta == -1.0)) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+  const double iota = normalised_intrinsic(x, theta);
+  if (s <= 0.0) return iota;
+  const double x_otm = -std::fabs(x);
+  if (std::isinf(s)) return std::exp(0.5 * theta * x);
+  const double b_max = std::exp(0.5 * x_otm);
+  return iota + otm_call(x_otm, s, b_max, 1.0 / b_max);
+}
+
+double normalised_vega(double x, double s) {
+  if (!(s > 0.0) || !std::isfinite(x)) return 0.0;
+  return vega_of(x, s);
+}
+
+iv_result normalised_implied_vol(double beta, double x, double theta) {
+  return normalised_iv_impl(beta, x, theta, 2);
+}
+
+iv_result normalised_implied_vol_limited(double beta, double x, double theta, int max_iterations) {
+  return normalised_iv_impl(beta, x, theta, std::max(max_iterations, 0));
+}
+
+iv_result implied_vol_black76(double price, double forward, double strike, double t_years,
+                              option_type type, double discount) {
+  if (!std::isfinite(price) || !std::isfinite(forward) || !std::isfinite(strike) ||
+      !std::isfinite(t_years) || !std::isfinite(discount) || price < 0.0 || forward <= 0.0 ||
+      strike <= 0.0 || t_years <= 0.0 || discount <= 0.0) {
+    return {0.0, status::invalid_input, 0};
+  }
+  const double theta = sign(type);
+  const double p = price / discount;
+  const double upper = type == option_type::call ? forward : strike;
+  if (p >= upper) return {0.0, status::above_maximum, 0};
+  // Intrinsic value in price space, exact for representable F and K (no e^{x/2} rounding).
+  const double iota = std::max(theta * (forward - strike), 0.0);
+  const double time_value = p - iota;
+  if (time_value < -4.0 * eps_v * std::max(forward, strike)) {
+    return {0.0, status::below_intrinsic, 0};
+  }
+  if (time_value <= 0.0) return {0.0, status::ok, 0};
+  const double x = log_moneyness(forward, strike);
+  const double beta_otm = time_value / (std::sqrt(forward) * std::sqrt(strike));
+  // Maximum of the out-of-the-money call in normalised units: e^{-|x|/2} = sqrt(min(F,K)/max(F,K)).
+  const double b_max = std::sqrt(std::min(forward, strike) / std::max(forward, strike));
+  iv_result r = implied_s_from_otm(beta_otm, -std::fabs(x), b_max, 2);
+  if (r.code != status::ok) return r;
+  r.vol /= std::sqrt(t_years);
+  return r;
+}
+
+}  // namespace vrp::quant

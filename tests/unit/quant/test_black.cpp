@@ -11,23 +11,13 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "deribit_chain.hpp"
+#include "refdata.hpp"
 #include "vrp/quant/black.hpp"
 #include "vrp/quant/implied_vol.hpp"
 
 namespace {
 
 using vrp::quant::option_type;
-
-nlohmann::json load_group(const std::string& id) {
-  std::ifstream in(vrp::test::test_data_path("refdata/cases.json"));
-  const auto doc = nlohmann::json::parse(in);
-  for (const auto& g : doc.at("groups")) {
-    if (g.at("id") == id) return g;
-  }
-  ADD_FAILURE() << "group " << id << " missing from cases.json";
-  return {};
-}
 
 option_type type_of(const nlohmann::json& inputs) {
   return inputs.at("type") == "call" ? option_type::call : option_type::put;
@@ -44,7 +34,7 @@ double input_value(const nlohmann::json& v) {
 }
 
 TEST(black_reference, haug_bsm_prices_match_published_values) {
-  const auto group = load_group("bsm_haug_values");
+  const auto group = vrp::test::load_refdata_group("bsm_haug_values");
   int checked = 0;
   for (const auto& c : group.at("cases")) {
     const auto& in = c.at("inputs");
@@ -59,7 +49,7 @@ TEST(black_reference, haug_bsm_prices_match_published_values) {
 }
 
 TEST(black_reference, py_vollib_black76_prices_match) {
-  const auto group = load_group("black76_py_vollib");
+  const auto group = vrp::test::load_refdata_group("black76_py_vollib");
   int checked = 0;
   for (const auto& c : group.at("cases")) {
     const auto& exp = c.at("expected");
@@ -79,7 +69,7 @@ TEST(black_reference, py_vollib_black76_prices_match) {
 // py_vollib's Greeks units: vega per 1% vol, theta per calendar day, rho per 1% rate; ours are per
 // 1.00 vol, per year, per 1.00 rate (ARCHITECTURE.md §5.1).
 TEST(black_reference, py_vollib_black76_greeks_match_after_unit_conversion) {
-  const auto group = load_group("black76_py_vollib");
+  const auto group = vrp::test::load_refdata_group("black76_py_vollib");
   int checked = 0;
   for (const auto& c : group.at("cases")) {
     const std::string id = c.at("id");
@@ -109,7 +99,7 @@ TEST(black_reference, py_vollib_black76_greeks_match_after_unit_conversion) {
 }
 
 TEST(black_reference, py_vollib_normalised_black_matches) {
-  const auto group = load_group("black76_py_vollib");
+  const auto group = vrp::test::load_refdata_group("black76_py_vollib");
   int checked = 0;
   for (const auto& c : group.at("cases")) {
     const std::string id = c.at("id");

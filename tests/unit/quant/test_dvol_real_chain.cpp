@@ -119,7 +119,11 @@ void print(const char* label, const dvol_estimate& e, double published) {
 //  - data: rows were fetched one by one over ~3.5 minutes and a 0 bid means "no quote"; the
 //    snapshot holds only part of the listed strikes (the 14NOV25 BTC strip is 95k-125k only,
 //    which biases the near term down, yet the index comes out above DVOL).
-//  - rules: DVOL is computed with Deribit's own filters, forward, mid construction and clock; we
+//  - clock: Deribit's mark IVs in this very file imply ~3 hours more to expiry than the stamped
+//    fetch time gives (test_iv_real_chain.cpp); shifting T by 3 h moves this index by <0.3 point.
+//  - rules: Deribit describes DVOL as built from "the implied volatility smile of the relevant
+//    expiries" (Deribit, "DVOL - Deribit Implied Volatility Index", 2021), i.e. its own fitted
+//    smile and filters rather than the raw quote strip; we
 //    apply the Cboe white-paper steps literally, with underlying_price as F and rate 0. Our strip
 //    keeps the far wings (28NOV25 BTC 60k-240k, wing mark IVs 59-85%), which the model-free
 //    integral weights fully: our value is ~4 points above the 30-day ATM mark IV (about 41.5),

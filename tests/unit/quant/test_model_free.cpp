@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "deribit_chain.hpp"
+#include "refdata.hpp"
 #include "vrp/quant/model_free.hpp"
 
 namespace {
@@ -27,14 +27,7 @@ constexpr option_type put = option_type::put;
 constexpr option_type call = option_type::call;
 
 const nlohmann::json& cboe_group() {
-  static const nlohmann::json group = [] {
-    std::ifstream in(vrp::test::test_data_path("refdata/cases.json"));
-    const auto all = nlohmann::json::parse(in);
-    for (const auto& g : all.at("groups")) {
-      if (g.at("id") == "vix_cboe_2014_whitepaper") return g;
-    }
-    throw std::runtime_error("group vix_cboe_2014_whitepaper not found");
-  }();
+  static const nlohmann::json group = vrp::test::load_refdata_group("vix_cboe_2014_whitepaper");
   return group;
 }
 

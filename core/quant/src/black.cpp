@@ -35,9 +35,21 @@ double intrinsic(double forward, double strike, option_type type) {
   return std::max(sign(type) * (forward - strike), 0.0);
 }
 
+// Price alone: the same formula and inputs checks as black76_greeks, without the density, the
+// rate and the sensitivities (Black 1976: discount q [F N(q d1) - K N(q d2)]).
 double black76_price(double forward, double strike, double t_years, double vol, option_type type,
                      double discount) {
-  return black76_greeks(forward, strike, t_years, vol, type, discount).price;
+  if (!std::isfinite(forward) || !std::isfinite(strike) || !std::isfinite(t_years) ||
+      !std::isfinite(vol) || !std::isfinite(discount) || forward <= 0.0 || strike <= 0.0 ||
+      t_years < 0.0 || vol < 0.0 || discount <= 0.0) {
+    return nan_v;
+  }
+  const double s = vol * std::sqrt(t_years);
+  if (s <= 0.0) return discount * intrinsic(forward, strike, type);
+  const double q = sign(type);
+  const double d1 = std::log(forward / strike) / s + 0.5 * s;
+  const double d2 = d1 - s;
+  return discount * q * (forward * norm_cdf(q * d1) - strike * norm_cdf(q * d2));
 }
 
 greeks black76_greeks(double forward, double strike, double t_years, double vol, option_type type,

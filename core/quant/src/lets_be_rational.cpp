@@ -9,6 +9,7 @@
 #include <limits>
 #include <numbers>
 
+#include "lbr_special.hpp"
 #include "vrp/quant/implied_vol.hpp"
 
 namespace vrp::quant {
@@ -28,41 +29,67 @@ constexpr double small_x = 0.1;
 // Rational cubic control parameters beyond this are treated as linear interpolation (2015, §5).
 constexpr double max_rational_control = 2.0 / (eps_v * eps_v);
 
-double phi_cdf(double z) {
-  return 0.5 * std::erfc(-z * inv_sqrt2);
+// sqrt(pi/2): N(h)/N'(h) = sqrt(pi/2) erfcx(-h/sqrt2).
+constexpr double sqrt_pi_over_2 = 1.2533141373155002512;
+
+// Standard normal lower tail N(-z) and density N'(z) for z >= 0 from one exponential:
+// N(-z) = erfcx(z/sqrt2) e^{-z²/2} / 2 (Cody 1969, the scaled form of erfc).
+struct tail_and_density {
+  double tail;
+  double density;
+};
+tail_and_density normal_tail(double z) {
+  const double e = std::exp(-0.5 * z * z);
+  return {0.5 * e * lbr::erfcx_nonnegative(z * inv_sqrt2), inv_sqrt_2pi * e};
 }
 
-double phi_pdf(double z) {
-  return inv_sqrt_2pi * std::exp(-0.5 * z * z);
+// Rounding error of the product a*a (Dekker 1971, exact two-product by Veltkamp splitting), so
+// that exp(-h²/2) can be corrected to first order without a library fma.
+double square_rounding_error(double a, double a_squared) {
+  constexpr double splitter = 134217729.0;  // 2^27 + 1
+  const double c = splitter * a;
+  const double hi = c - (c - a);
+  const double lo = a - hi;
+  return ((hi * hi - a_squared) + 2.0 * hi * lo) + lo * lo;
 }
 
-// Inverse normal distribution for 0 < p < 1: Abramowitz & Stegun 26.2.23 (|error| < 4.5e-4),
-// refined by one Halley step on N(z) - p, leaving an error below 1e-9 (enough for a starting
-// point of two fourth-order Householder steps).
-double inverse_phi_cdf(double p) {
-  const bool upper = p > 0.5;
-  const double q = upper ? 1.0 - p : p;
-  const double r = std::sqrt(-2.0 * std::log(q));
-  // A&S 26.2.23 rational approximation in r = sqrt(-2 ln q).
-  double z = -(r - (2.515517 + r * (0.802853 + r * 0.010328)) /
-                       (1.0 + r * (1.432788 + r * (0.189269 + r * 0.001308))));
-  if (upper) z = -z;
-  // Halley on N(z) - p: z -= u / (1 + z u / 2), u = (N(z) - p) / N'(z).
-  const double u = (phi_cdf(z) - p) / phi_pdf(z);
-  z -= u / (1.0 + 0.5 * z * u);
-  return z;
-}
+// Value b, gap b_max - b and vega b' of the out-of-the-money normalised call, x <= 0, s > 0.
+struct otm_values {
+  double b;
+  double gap;
+  double vega;
+};
 
-// Out-of-the-money normalised call b(x, s), x <= 0, s > 0, with b_max = e^{x/2} and its inverse
-// passed in so that iterations at fixed x evaluate no exponential here (Jäckel 2015, eq. 2.3).
-double otm_call(double x, double s, double b_max, double inv_b_max) {
+// The out-of-the-money normalised call factored as b = E b_scaled (below the inflection point) or
+// b = b_max - E gap_scaled (beyond it), with E = exp(-(h²+t²)/2) = sqrt(2 pi) b' kept as its
+// logarithm `log_e`: the log-space objectives of the lower and upper branches need ln b or
+// ln(b_max - b) and b'/b, which then cost one logarithm and no exponential.
+struct otm_parts {
+  double log_e;             // ln E without the correction below
+  double log_e_correction;  // -(rounding error of h²)/2, kept apart to stay off the exp's path
+  double scaled;            // b / E, or (b_max - b) / E when `above`
+  bool above;               // h + t > 0: beyond the inflection point s_c = sqrt(2|x|)
+};
+
+// Jäckel 2015, eq. 2.3 with h t = x/2: e^{x/2} N(h+t) = E erfcx(-(h+t)/sqrt2)/2 and e^{-x/2}
+// N(h-t) = E erfcx((t-h)/sqrt2)/2 (Jäckel 2017, "Let's be rational" revised, §3 region III; erfcx
+// by Cody 1969). Beyond the inflection point N(h+t) = 1 - N(-(h+t)) makes b_max - b the sum of two
+// positive terms, free of cancellation.
+otm_parts otm_call_parts(double x, double s) {
   const double h = x / s;
   const double t = 0.5 * s;
+  const double hh = h * h;
+  const double t2 = t * t;
+  // The rounding error of h² restored (h² reaches ~1500 before b underflows, so the plain product
+  // would cost ~1e-13 relative in E).
+  const double log_e = -0.5 * (hh + t2);
+  const double log_e_correction = -0.5 * square_rounding_error(h, hh);
   if (s < small_s && -x < small_x) {
     // b = φ(h)φ(t)√(2π) [R(h+t) - R(h-t)], R = N/N' (Mills' ratio of the lower tail), expanded
     // in odd powers of t with R' = 1 + hR, R^(n+1) = n R^(n-1) + h R^(n) (Jäckel 2015, §3,
-    // "small t expansion", derived here from the Mills' ratio ODE).
-    const double r0 = phi_cdf(h) / phi_pdf(h);
+    // "small t expansion", derived here from the Mills' ratio ODE); R(h) = sqrt(pi/2)
+    // erfcx(-h/sqrt2).
+    const double r0 = sqrt_pi_over_2 * lbr::erfcx_nonnegative(-h * inv_sqrt2);
     const double r1 = 1.0 + h * r0;
     const double r2 = r0 + h * r1;
     const double r3 = 2.0 * r1 + h * r2;
@@ -74,21 +101,40 @@ double otm_call(double x, double s, double b_max, double inv_b_max) {
     const double r9 = 8.0 * r7 + h * r8;
     const double r10 = 9.0 * r8 + h * r9;
     const double r11 = 10.0 * r9 + h * r10;
-    const double t2 = t * t;
     const double sum =
-        r1 +
-        t2 * (r3 / 6.0 + t2 * (r5 / 120.0 + t2 * (r7 / 5040.0 +
-                                                  t2 * (r9 / 362880.0 + t2 * (r11 / 39916800.0)))));
-    // exp(-(h² + t²)/2) with the rounding error of h² restored (h² reaches ~1500 before b
-    // underflows, so the plain product would cost ~1e-13 relative).
-    const double hh = h * h;
-    const double hh_lo = std::fma(h, h, -hh);
-    return inv_sqrt_2pi * std::exp(-0.5 * (hh + t2)) * (1.0 - 0.5 * hh_lo) * 2.0 * t * sum;
+        r1 + t2 * (r3 * (1.0 / 6.0) +
+                   t2 * (r5 * (1.0 / 120.0) +
+                         t2 * (r7 * (1.0 / 5040.0) +
+                               t2 * (r9 * (1.0 / 362880.0) + t2 * (r11 * (1.0 / 39916800.0))))));
+    return {log_e, log_e_correction, inv_sqrt_2pi * 2.0 * t * sum, false};
   }
-  // Out of the money the two terms are both positive and the difference loses at most
-  // log10(1/|x|) or log10(1/s) digits, both bounded by the branch above.
-  const double b = b_max * phi_cdf(h + t) - inv_b_max * phi_cdf(h - t);
-  return std::max(b, 0.0);
+  const double a_plus = -(h + t) * inv_sqrt2;
+  const double a_minus = (t - h) * inv_sqrt2;
+  if (a_plus >= 0.0) {
+    // Both terms positive; the difference loses at most log10(1/|x|) or log10(1/s) digits, both
+    // bounded by the branch above.
+    const double d = lbr::erfcx_nonnegative(a_plus) - lbr::erfcx_nonnegative(a_minus);
+    return {log_e, log_e_correction, std::max(0.5 * d, 0.0), false};
+  }
+  const double sum = lbr::erfcx_nonnegative(-a_plus) + lbr::erfcx_nonnegative(a_minus);
+  return {log_e, log_e_correction, 0.5 * sum, true};
+}
+
+otm_values otm_call_values(double x, double s, double b_max) {
+  const otm_parts p = otm_call_parts(x, s);
+  // e^{c} = 1 + c to first order: |c| <= 1500 eps/2.
+  const double e = std::exp(p.log_e) * (1.0 + p.log_e_correction);
+  const double vega = inv_sqrt_2pi * e;
+  if (!p.above) {
+    const double b = e * p.scaled;
+    return {b, b_max - b, vega};
+  }
+  const double gap = e * p.scaled;
+  return {std::max(b_max - gap, 0.0), gap, vega};
+}
+
+double otm_call(double x, double s, double b_max) {
+  return otm_call_values(x, s, b_max).b;
 }
 
 // Vega of the normalised Black function (Jäckel 2015, eq. 2.6).
@@ -172,12 +218,12 @@ enum class branch { lower, lower_middle, upper_middle, upper };
 // because near the maximum the gap b_max - beta carries the information, and sqrt(K/F) from the
 // price inputs is more accurate than exp(x/2) (whose error grows with |x|).
 iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterations) {
-  const double inv_b_max = 1.0 / b_max;
   const double ax = -x;
   // The inflection point s_c = sqrt(2|x|) of b(s) and the tangent there (Jäckel 2015, eq. 4.1-4.3);
-  // at s_c, h + t = 0 and the vega is e^{x/2}/sqrt(2 pi).
+  // at s_c, h + t = 0 and the vega is e^{x/2}/sqrt(2 pi). e^{-x/2} N(-s_c) = b_max erfcx(sqrt|x|)/2
+  // because e^{-s_c²/2} = e^{x} = b_max² (Cody 1969 scaled form, no exponential needed).
   const double s_c = std::sqrt(2.0 * ax);
-  const double b_c = 0.5 * b_max - inv_b_max * phi_cdf(-s_c);
+  const double b_c = 0.5 * b_max * (1.0 - lbr::erfcx_nonnegative(std::sqrt(ax)));
   const double v_c = b_max * inv_sqrt_2pi;
 
   branch br;
@@ -186,7 +232,9 @@ iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterat
   double s_hi = std::numeric_limits<double>::infinity();
   if (beta < b_c) {
     const double s_l = s_c - b_c / v_c;
-    const double b_l = s_l > 0.0 ? otm_call(x, s_l, b_max, inv_b_max) : 0.0;
+    const otm_values at_l =
+        s_l > 0.0 ? otm_call_values(x, s_l, b_max) : otm_values{0.0, b_max, 0.0};
+    const double b_l = at_l.b;
     if (beta < b_l) {
       br = branch::lower;
       s_hi = s_l;
@@ -194,12 +242,11 @@ iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterat
       // 2015, eq. 4.5), interpolated in beta on [0, b_l] with f(0) = 0, f'(0) = 1.
       const double c = two_pi_over_sqrt27 * ax;
       const double z = ax / (sqrt3 * s_l);
-      const double g = phi_cdf(-z);
-      const double pz = phi_pdf(z);
+      const auto [g, pz] = normal_tail(z);
       const double f_l = c * g * g * g;
       const double f_s = 3.0 * c * g * g * pz * z / s_l;
       const double f_ss = 3.0 * c * (g * pz * z / (s_l * s_l)) * (2.0 * pz * z + g * (z * z - 2.0));
-      const double v_l = vega_of(x, s_l);
+      const double v_l = at_l.vega;
       const double eta2_l = x * x / (s_l * s_l * s_l) - 0.25 * s_l;
       const double df = f_s / v_l;
       // d²f/dβ² = (f_ss - f_s b_ss/b_s) / b_s².
@@ -210,8 +257,9 @@ iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterat
         const double u = beta / b_l;
         f = (f_l * u + b_l * (1.0 - u)) * u;
       }
-      // Inverse of the lower map: s = |x| / (√3 |N^{-1}((f/c)^{1/3})|).
-      const double zf = -inverse_phi_cdf(std::cbrt(f / c));
+      // Inverse of the lower map: s = |x| / (√3 |N^{-1}((f/c)^{1/3})|), the cube root taken in
+      // the logarithm that the inverse normal needs in its tail anyway.
+      const double zf = -lbr::inverse_norm_cdf_from_log(std::log(f / c) * (1.0 / 3.0));
       s = zf > 0.0 ? ax / (sqrt3 * zf) : s_l;
     } else {
       br = branch::lower_middle;
@@ -219,15 +267,16 @@ iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterat
       s_hi = s_c;
       // s(beta) itself between (b_l, s_l) and (b_c, s_c), slopes 1/b', zero curvature at the
       // inflection point (Jäckel 2015, eq. 4.4).
-      const double v_l = s_l > 0.0 ? vega_of(x, s_l) : 0.0;
+      const double v_l = at_l.vega;
       const double d_l = v_l > 0.0 ? 1.0 / v_l : max_rational_control;
       const double r = control_for_right_curvature(b_l, b_c, s_l, s_c, d_l, 1.0 / v_c, 0.0);
       s = rational_cubic(beta, b_l, b_c, s_l, s_c, d_l, 1.0 / v_c, r);
     }
   } else {
     const double s_u = s_c + (b_max - b_c) / v_c;
-    const double b_u = otm_call(x, s_u, b_max, inv_b_max);
-    const double v_u = vega_of(x, s_u);
+    const otm_values at_u = otm_call_values(x, s_u, b_max);
+    const double b_u = at_u.b;
+    const double v_u = at_u.vega;
     if (beta <= b_u) {
       br = branch::upper_middle;
       s_lo = s_c;
@@ -239,8 +288,7 @@ iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterat
       s_lo = s_u;
       // Upper map f(s) = N(-s/2), linear in b_max - b as s -> inf with slope -1/2 (Jäckel 2015,
       // eq. 4.7), interpolated in beta on [b_u, b_max].
-      const double f_u = phi_cdf(-0.5 * s_u);
-      const double p_u = phi_pdf(0.5 * s_u);
+      const auto [f_u, p_u] = normal_tail(0.5 * s_u);
       const double f_s = -0.5 * p_u;
       const double f_ss = 0.125 * s_u * p_u;
       const double eta2_u = x * x / (s_u * s_u * s_u) - 0.25 * s_u;
@@ -252,7 +300,7 @@ iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterat
         const double u = (beta - b_u) / (b_max - b_u);
         f = (f_u * (1.0 - u) + 0.5 * (b_max - b_u) * u) * (1.0 - u);
       }
-      s = f > 0.0 && f < 0.5 ? -2.0 * inverse_phi_cdf(f) : s_u;
+      s = f > 0.0 && f < 0.5 ? -2.0 * lbr::inverse_norm_cdf(f) : s_u;
     }
   }
   if (!(s > 0.0) || !std::isfinite(s)) return {0.0, status::no_convergence, 0};
@@ -263,34 +311,37 @@ iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterat
   const double ln_gap = br == branch::upper ? std::log(b_max - beta) : 0.0;
   int n = 0;
   for (; n < max_iterations; ++n) {
-    const double b = otm_call(x, s, b_max, inv_b_max);
-    const double v = vega_of(x, s);
-    if (!(v > 0.0)) break;
-    const double h = x / s;
+    const double inv_s = 1.0 / s;
+    const double hh_over_s = x * x * (inv_s * inv_s * inv_s);
     // b''/b' and b'''/b' from ln b' = -(h² + t²)/2 + const (Jäckel 2015, eq. 2.7).
-    const double eta2 = h * h / s - 0.25 * s;
-    const double eta3 = eta2 * eta2 - 3.0 * h * h / (s * s) - 0.25;
+    const double eta2 = hh_over_s - 0.25 * s;
+    const double eta3 = eta2 * eta2 - 3.0 * hh_over_s * inv_s - 0.25;
     double nu;
     double h2;
     double h3;
     if (br == branch::lower) {
-      if (!(b > 0.0)) break;
-      const double ln_b = std::log(b);
-      const double u = v / b;
+      const otm_parts p = otm_call_parts(x, s);
+      if (!(p.scaled > 0.0) || p.above) break;
+      // ln b = ln E + ln(b/E) and u = b'/b = 1/(sqrt(2 pi) b/E): no exponential.
+      const double ln_b = (p.log_e + p.log_e_correction) + std::log(p.scaled);
+      const double u = inv_sqrt_2pi / p.scaled;
       // g' = -u/L², h2 = g''/g', h3 = g'''/g' for g = 1/L - 1/ln beta, L = ln b, u = b'/b.
       nu = ln_b * (ln_beta - ln_b) / (ln_beta * u);
       const double u1 = eta2 * u - u * u;
       h2 = eta2 - u * (1.0 + 2.0 / ln_b);
       h3 = eta3 - 3.0 * eta2 * u + 2.0 * u * u - 6.0 * u1 / ln_b + 6.0 * u * u / (ln_b * ln_b);
     } else if (br == branch::upper) {
-      const double w = b_max - b;
-      if (!(w > 0.0)) break;
-      const double psi = v / w;
-      nu = (std::log(w) - ln_gap) / psi;
+      const otm_parts p = otm_call_parts(x, s);
+      if (!(p.scaled > 0.0) || !p.above) break;
+      // ln(b_max - b) = ln E + ln((b_max - b)/E), psi = b'/(b_max - b) likewise.
+      const double psi = inv_sqrt_2pi / p.scaled;
+      nu = ((p.log_e + p.log_e_correction) + std::log(p.scaled) - ln_gap) / psi;
       h2 = eta2 + psi;
       h3 = eta3 + 3.0 * eta2 * psi + 2.0 * psi * psi;
     } else {
-      nu = (beta - b) / v;
+      const otm_values at_s = otm_call_values(x, s, b_max);
+      if (!(at_s.vega > 0.0)) break;
+      nu = (beta - at_s.b) / at_s.vega;
       h2 = eta2;
       h3 = eta3;
     }
@@ -354,7 +405,18 @@ double normalised_black(double x, double s, double theta) {
   const double x_otm = -std::fabs(x);
   if (std::isinf(s)) return std::exp(0.5 * theta * x);
   const double b_max = std::exp(0.5 * x_otm);
-  return iota + otm_call(x_otm, s, b_max, 1.0 / b_max);
+  return iota + otm_call(x_otm, s, b_max);
+}
+
+double scaled_erfc(double y) {
+  return lbr::erfcx(y);
+}
+
+double inverse_norm_cdf(double p) {
+  if (!(p >= 0.0 && p <= 1.0)) return std::numeric_limits<double>::quiet_NaN();
+  if (p == 0.0) return -std::numeric_limits<double>::infinity();
+  if (p == 1.0) return std::numeric_limits<double>::infinity();
+  return lbr::inverse_norm_cdf(p);
 }
 
 double normalised_vega(double x, double s) {

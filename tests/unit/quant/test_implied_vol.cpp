@@ -300,4 +300,54 @@ TEST(implied_vol_property, normalised_round_trip_and_symmetry) {
   }
 }
 
+// erfcx against an independent long-double evaluation exp(y²) erfc(y) (64-bit mantissa, so its
+// own error is ~1e-18 relative on this range). Below zero erfcx(y) = 2 exp(y²) - erfcx(-y) inherits
+// the rounding of exp(y²), a few ulp.
+TEST(implied_vol_special, scaled_erfc_matches_long_double_reference) {
+  double worst_positive = 0.0;
+  double worst_negative = 0.0;
+  for (int i = 0; i <= 4000; ++i) {
+    const double y = -3.0 + 33.0 * i / 4000.0;
+    const long double ly = y;
+    const long double expected = std::exp(ly * ly) * std::erfc(ly);
+    const double err =
+        static_cast<double>(std::fabs((vrp::quant::scaled_erfc(y) - expected) / expected));
+    (y >= 0.0 ? worst_positive : worst_negative) =
+        std::max(y >= 0.0 ? worst_positive : worst_negative, err);
+  }
+  EXPECT_LE(worst_positive, 8.0 * eps);
+  EXPECT_LE(worst_negative, 32.0 * eps);
+}
+
+// Standard normal quantiles z(0.9), z(0.975), z(0.995) as commonly tabulated (1.2815515655446004,
+// 1.959963984540054, 2.5758293035489), and the round trip N(N^{-1}(p)) = p against a long-double N
+// over p from 1e-300 to 1 - 1e-16: the quantile error |N(z) - p| / N'(z) must stay within a few
+// ulp of z (the independent check; the tabulated values only guard against a gross slip).
+TEST(implied_vol_special, inverse_norm_cdf_matches_quantiles_and_round_trips) {
+  EXPECT_NEAR(vrp::quant::inverse_norm_cdf(0.975), 1.959963984540054, 1e-15);
+  EXPECT_NEAR(vrp::quant::inverse_norm_cdf(0.995), 2.5758293035489, 1e-12);
+  EXPECT_NEAR(vrp::quant::inverse_norm_cdf(0.9), 1.2815515655446004, 1e-15);
+  EXPECT_EQ(vrp::quant::inverse_norm_cdf(0.5), 0.0);
+  EXPECT_EQ(vrp::quant::inverse_norm_cdf(0.0), -std::numeric_limits<double>::infinity());
+  EXPECT_TRUE(std::isnan(vrp::quant::inverse_norm_cdf(1.5)));
+  double worst = 0.0;
+  for (int i = 0; i <= 3000; ++i) {
+    const double p_low = std::pow(10.0, -300.0 + 300.0 * i / 3000.0);
+    for (const double p : {p_low, 1.0 - p_low}) {
+      if (!(p > 0.0 && p < 1.0)) continue;
+      const double z = vrp::quant::inverse_norm_cdf(p);
+      const long double lz = z;
+      const long double n = 0.5L * std::erfc(-lz / std::sqrt(2.0L));
+      const long double density = std::exp(-0.5L * lz * lz) / std::sqrt(2.0L * std::acos(-1.0L));
+      // In the upper half p itself carries an absolute rounding of eps/2, which moves z by that
+      // over the density: allow it.
+      const long double p_rounding = p > 0.5 ? 0.5L * eps : 0.0L;
+      const double err = static_cast<double>((std::fabs(n - p) - p_rounding) /
+                                             (density * std::max(std::fabs(lz), 1.0L)));
+      worst = std::max(worst, err);
+    }
+  }
+  EXPECT_LE(worst, 8.0 * eps);
+}
+
 }  // namespace

@@ -44,4 +44,13 @@ double normalised_vega(double x, double s);
 // Normalised intrinsic value max(theta (e^{x/2} - e^{-x/2}), 0), without cancellation near x = 0.
 double normalised_intrinsic(double x, double theta);
 
+// Scaled complementary error function erfcx(y) = exp(y²) erfc(y), by W. J. Cody's rational
+// Chebyshev approximations (Math. Comp. 23, 1969); the building block of normalised_black.
+double scaled_erfc(double y);
+
+// Inverse of the standard normal distribution function for 0 < p < 1 (M. J. Wichura, Algorithm
+// AS 241, Applied Statistics 37, 1988; relative accuracy ~1e-16). -inf at 0, +inf at 1, NaN
+// outside [0, 1].
+double inverse_norm_cdf(double p);
+
 }  // namespace vrp::quant

@@ -138,38 +138,42 @@ inline double inverse_norm_tail(double r) {
   return z;
 }
 
+// AS 241 centre: N^{-1}(1/2 + q) for |q| <= 0.425 (Wichura 1988), taking q itself so that a
+// caller holding q exactly (q = beta/2 at the money) keeps its full relative precision.
+inline double inverse_norm_central(double q) {
+  const double r = 0.180625 - q * q;
+  const double num =
+      (((((((2509.0809287301226727 * r + 33430.575583588128105) * r + 67265.770927008700853) * r +
+           45921.953931549871457) *
+              r +
+          13731.693765509461125) *
+             r +
+         1971.5909503065514427) *
+            r +
+        133.14166789178437745) *
+           r +
+       3.3871328727963666080);
+  const double den =
+      (((((((5226.4952788528545610 * r + 28729.085735721942674) * r + 39307.895800092710610) * r +
+           21213.794301586595867) *
+              r +
+          5394.1960214247511077) *
+             r +
+         687.18700749205790830) *
+            r +
+        42.313330701600911252) *
+           r +
+       1.0);
+  return q * num / den;
+}
+
 // Inverse standard normal distribution function for 0 < p < 1: M. J. Wichura, "Algorithm AS 241:
 // The percentage points of the normal distribution", Applied Statistics 37 (1988) 477-484,
 // PPND16 (relative accuracy about 1e-16): a rational function of (p - 1/2)² in the centre
 // |p - 1/2| <= 0.425, else of r = sqrt(-ln min(p, 1 - p)) on r <= 5 and r > 5.
 inline double inverse_norm_cdf(double p) {
   const double q = p - 0.5;
-  if (std::fabs(q) <= 0.425) {
-    const double r = 0.180625 - q * q;
-    const double num =
-        (((((((2509.0809287301226727 * r + 33430.575583588128105) * r + 67265.770927008700853) * r +
-             45921.953931549871457) *
-                r +
-            13731.693765509461125) *
-               r +
-           1971.5909503065514427) *
-              r +
-          133.14166789178437745) *
-             r +
-         3.3871328727963666080);
-    const double den =
-        (((((((5226.4952788528545610 * r + 28729.085735721942674) * r + 39307.895800092710610) * r +
-             21213.794301586595867) *
-                r +
-            5394.1960214247511077) *
-               r +
-           687.18700749205790830) *
-              r +
-          42.313330701600911252) *
-             r +
-         1.0);
-    return q * num / den;
-  }
+  if (std::fabs(q) <= 0.425) return inverse_norm_central(q);
   const double z = inverse_norm_tail(std::sqrt(-std::log(q < 0.0 ? p : 1.0 - p)));
   return q < 0.0 ? -z : z;
 }

@@ -300,6 +300,26 @@ TEST(implied_vol_property, normalised_round_trip_and_symmetry) {
   }
 }
 
+// At the money (x = 0) b = erf(s / (2 sqrt 2)) (Jäckel 2015, eq. 2.3), inverted in closed form
+// without Householder steps. Expected prices from long-double erf (independent of the code under
+// test). Tolerance: 1e-13 plus the price's own resolution 16 eps kappa, kappa = b / (s b'), which
+// only matters for s >~ 5 where b is within 1e-4 of its maximum 1.
+TEST(implied_vol_property, at_the_money_inverts_in_closed_form) {
+  for (int i = 0; i <= 200; ++i) {
+    const double s = 1e-8 * std::pow(2e9, i / 200.0);  // 1e-8 .. 20
+    const long double b_ref = std::erf(static_cast<long double>(s) / (2.0L * std::sqrt(2.0L)));
+    const double b = static_cast<double>(b_ref);
+    if (!(b < 1.0)) continue;
+    const double kappa = b / (s * vrp::quant::normalised_vega(0.0, s));
+    for (double theta : {1.0, -1.0}) {
+      const auto r = vrp::quant::normalised_implied_vol(b, 0.0, theta);
+      ASSERT_EQ(r.code, status::ok) << s;
+      EXPECT_EQ(r.iterations, 0);
+      EXPECT_NEAR(r.vol, s, (1e-13 + 16.0 * eps * kappa) * s) << s << " " << theta;
+    }
+  }
+}
+
 // erfcx against an independent long-double evaluation exp(y²) erfc(y) (64-bit mantissa, so its
 // own error is ~1e-18 relative on this range). Below zero erfcx(y) = 2 exp(y²) - erfcx(-y) inherits
 // the rounding of exp(y²), a few ulp.

@@ -2,8 +2,9 @@
 // blackFormulaImpliedStdDev, a plain bisection baseline, and one Black-76 price for scale.
 // Grid: ln(K/F) = k vol sqrt(t), k in {-2.75, -2.25, ..., 2.75} (12; no strike exactly at the
 // money, which LBR solves in closed form and would flatter the average), t in {1, 7, 30, 90, 365}
-// days, vol in {0.2, 0.5, 1, 2}, calls and puts (480 options). Prices from a long-double evaluation (independent of the
-// code under test). Counter `max_rel_err`: max |vol - true vol| / true vol over the grid.
+// days, vol in {0.2, 0.5, 1, 2}, calls and puts (480 options). Prices from a long-double evaluation
+// (independent of the code under test). Counter `max_rel_err`: max |vol - true vol| / true vol over
+// the grid.
 
 #include <benchmark/benchmark.h>
 

@@ -29,7 +29,8 @@ def main():
     show_all = "--all" in sys.argv[4:]
     with open(chain_csv, newline="") as f:
         rows = list(csv.DictReader(f))
-    snap_ms = max(parse_ts(r["timestamp"]) for r in rows)
+    # The snapshot time is the first fetch (rows were fetched one by one over a few minutes).
+    snap_ms = min(parse_ts(r["timestamp"]) for r in rows)
 
     requests, meta = [], []
     for r in rows:
@@ -89,7 +90,7 @@ def main():
         shown += 1
     n_mark = sum(1 for v in ivs.values() if "mark_price" in v)
     print(f"... {shown} near-the-money OTM rows shown (--all for every row); "
-          f"{n_mark} mark prices inverted; quotes not invertible: {failures or 'none'}")
+          f"{n_mark} mark prices inverted; bid/ask/mark prices not invertible: {failures or 'none'}")
 
     mf = replies[-1]
     day = dt.datetime.fromtimestamp(snap_ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d")

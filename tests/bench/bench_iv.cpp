@@ -13,6 +13,7 @@
 #include <ql/pricingengines/blackformula.hpp>
 #include <vector>
 
+#include "reference_black.hpp"
 #include "vrp/quant/black.hpp"
 #include "vrp/quant/implied_vol.hpp"
 
@@ -25,18 +26,6 @@ struct grid_point {
   option_type type;
 };
 
-long double reference_price(long double f, long double k, long double s, double theta) {
-  const auto big_n = [](long double z) { return 0.5L * std::erfc(-z / std::sqrt(2.0L)); };
-  const long double ratio = f / k;
-  const long double x = ratio > 0.5L && ratio < 2.0L ? std::log1p((f - k) / k) : std::log(ratio);
-  const long double x_otm = -std::fabs(x);
-  const long double h = x_otm / s;
-  const long double t = s / 2;
-  const long double b_otm =
-      std::exp(x_otm / 2) * big_n(h + t) - std::exp(-x_otm / 2) * big_n(h - t);
-  return std::max<long double>(theta * (f - k), 0.0L) + std::sqrt(f * k) * b_otm;
-}
-
 const std::vector<grid_point>& grid() {
   static const std::vector<grid_point> points = [] {
     std::vector<grid_point> g;
@@ -48,8 +37,8 @@ const std::vector<grid_point>& grid() {
           const double s = vol * std::sqrt(t);
           const double strike = f * std::exp(k * s);
           for (auto type : {option_type::call, option_type::put}) {
-            const double price =
-                static_cast<double>(reference_price(f, strike, s, vrp::quant::sign(type)));
+            const double price = static_cast<double>(
+                vrp::test::reference_price(f, strike, s, vrp::quant::sign(type)));
             g.push_back({f, strike, t, vol, price, type});
           }
         }

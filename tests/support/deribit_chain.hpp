@@ -58,9 +58,9 @@ inline std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
 // "2025-10-24T23:15:28.687627" (UTC) -> ms since the epoch.
 inline std::int64_t parse_iso_ms(const std::string& s) {
   if (s.size() < 19) throw std::runtime_error("bad timestamp: " + s);
-  const std::int64_t days = days_from_civil(std::stoll(s.substr(0, 4)),
-                                            static_cast<unsigned>(std::stoi(s.substr(5, 2))),
-                                            static_cast<unsigned>(std::stoi(s.substr(8, 2))));
+  const std::int64_t days =
+      days_from_civil(std::stoll(s.substr(0, 4)), static_cast<unsigned>(std::stoi(s.substr(5, 2))),
+                      static_cast<unsigned>(std::stoi(s.substr(8, 2))));
   const std::int64_t secs = days * 86400 + std::stoll(s.substr(11, 2)) * 3600 +
                             std::stoll(s.substr(14, 2)) * 60 + std::stoll(s.substr(17, 2));
   std::int64_t ms = 0;

@@ -12,7 +12,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "deribit_chain.hpp"
+#include "refdata.hpp"
+#include "reference_black.hpp"
 #include "vrp/quant/black.hpp"
 #include "vrp/quant/implied_vol.hpp"
 
@@ -23,16 +24,6 @@ using vrp::quant::status;
 
 constexpr double eps = std::numeric_limits<double>::epsilon();
 
-nlohmann::json load_group(const std::string& id) {
-  std::ifstream in(vrp::test::test_data_path("refdata/cases.json"));
-  const auto doc = nlohmann::json::parse(in);
-  for (const auto& g : doc.at("groups")) {
-    if (g.at("id") == id) return g;
-  }
-  ADD_FAILURE() << "group " << id << " missing from cases.json";
-  return {};
-}
-
 // Upstream regression tolerance "abs a, rel r" read as |got - expected| <= a + r |expected|.
 void expect_close(double got, double expected, const nlohmann::json& tol, const std::string& what) {
   const double bound =
@@ -41,7 +32,7 @@ void expect_close(double got, double expected, const nlohmann::json& tol, const 
 }
 
 TEST(implied_vol_reference, lbr_prices_match_reference_outputs) {
-  const auto group = load_group("iv_lets_be_rational_testvalues");
+  const auto group = vrp::test::load_refdata_group("iv_lets_be_rational_testvalues");
   int checked = 0;
   for (const auto& c : group.at("cases")) {
     const auto& in = c.at("inputs");
@@ -66,7 +57,7 @@ TEST(implied_vol_reference, lbr_prices_match_reference_outputs) {
 }
 
 TEST(implied_vol_reference, lbr_implied_vols_match_reference_outputs) {
-  const auto group = load_group("iv_lets_be_rational_testvalues");
+  const auto group = vrp::test::load_refdata_group("iv_lets_be_rational_testvalues");
   int checked = 0;
   for (const auto& c : group.at("cases")) {
     const auto& in = c.at("inputs");
@@ -84,7 +75,7 @@ TEST(implied_vol_reference, lbr_implied_vols_match_reference_outputs) {
 }
 
 TEST(implied_vol_reference, lbr_normalised_functions_match_reference_outputs) {
-  const auto group = load_group("iv_lets_be_rational_testvalues");
+  const auto group = vrp::test::load_refdata_group("iv_lets_be_rational_testvalues");
   int checked = 0;
   for (const auto& c : group.at("cases")) {
     const auto& in = c.at("inputs");
@@ -111,7 +102,7 @@ TEST(implied_vol_reference, lbr_normalised_functions_match_reference_outputs) {
 }
 
 TEST(implied_vol_reference, py_vollib_round_trip_recovers_vol) {
-  const auto group = load_group("black76_py_vollib");
+  const auto group = vrp::test::load_refdata_group("black76_py_vollib");
   int checked = 0;
   for (const auto& c : group.at("cases")) {
     if (c.at("id") != "b76_iv_roundtrip") continue;
@@ -173,28 +164,6 @@ TEST(implied_vol_status, bounds_are_classified) {
   EXPECT_EQ(r.vol, 0.0);
 }
 
-// Independent evaluation of Black-76 in long double (64-bit mantissa): out-of-the-money part by the
-// textbook formula, intrinsic added exactly. `cancelling` receives the size of the larger of the
-// two cancelling terms: the evaluation's absolute error is a few long-double ulp of it (at most ~6
-// of its 19 digits are lost on the grid below, against the 16 of a double under test).
-long double reference_price(long double f, long double k, long double s, double theta,
-                            long double* cancelling = nullptr) {
-  const auto big_n = [](long double z) { return 0.5L * std::erfc(-z / std::sqrt(2.0L)); };
-  // Near the money log1p of the exact difference: log(f / k) would carry the ratio's rounding as
-  // 1e-19 / |x|. Far from it log1p of a number near -1 would lose digits instead.
-  const long double ratio = f / k;
-  const long double x = ratio > 0.5L && ratio < 2.0L ? std::log1p((f - k) / k) : std::log(ratio);
-  const long double x_otm = -std::fabs(x);
-  const long double h = x_otm / s;
-  const long double t = s / 2;
-  const long double root_fk = std::sqrt(f * k);
-  const long double first = std::exp(x_otm / 2) * big_n(h + t);
-  const long double b_otm = first - std::exp(-x_otm / 2) * big_n(h - t);
-  if (cancelling != nullptr) *cancelling = root_fk * first;
-  const long double intrinsic = std::max<long double>(theta * (f - k), 0.0L);
-  return intrinsic + root_fk * b_otm;
-}
-
 // Grid: ln(K/F) = k vol sqrt(t) with k in [-5, 5] (40 points), t from one minute to 3 years (30,
 // log-spaced), vol from 1% to 1000% (40, log-spaced), calls and puts: 96,000 inversions.
 //
@@ -223,7 +192,7 @@ TEST(implied_vol_property, iv_recovers_vol_across_grid) {
           const double theta = vrp::quant::sign(type);
           long double cancelling = 0.0L;
           const double price =
-              static_cast<double>(reference_price(f, strike, s, theta, &cancelling));
+              static_cast<double>(vrp::test::reference_price(f, strike, s, theta, &cancelling));
           // Error of the reference itself, as an absolute price error.
           const double ref_error =
               static_cast<double>(64.0L * std::numeric_limits<long double>::epsilon() * cancelling);
@@ -261,11 +230,11 @@ TEST(implied_vol_property, iv_recovers_vol_across_grid) {
           } else {
             EXPECT_LE(err, 16.0 * eps * kappa + tol) << k << " " << t << " " << vol;
           }
-          const double back =
-              static_cast<double>(reference_price(f, strike, r.vol * std::sqrt(t), theta));
+          const double back = static_cast<double>(
+              vrp::test::reference_price(f, strike, r.vol * std::sqrt(t), theta));
           // Measured accuracy of the double time value (normalised_black against mpmath): up to
           // ~1e4 eps at |h| = |k| = 5 and s ~ 1e-3-0.2 (cancellation of the two normal integrals, a
-          // known gap: the paper's asymptotic expansion for large -h is not implemented). It
+          // known gap: the paper's asymptotic expansion for large -h is not used). It
           // grows like h², as does the price's sensitivity to s, so the vol error stays ~60 eps.
           const double b_tol = (16.0 + 512.0 * k * k) * eps;
           EXPECT_LE(std::fabs(back - price), b_tol * price + 2.0 * ref_error)

@@ -181,29 +181,31 @@ double minimum_shape_preserving_r(double d_l, double d_r, double delta) {
   return r_min;
 }
 
-// Control parameter making the interpolant's second derivative equal `second` at x_l: from the
-// t² coefficient of the rational cubic, r (Δ - d_l) = h y''/2 + d_r - d_l (Jäckel 2015, eq. 5.4).
-double control_for_left_curvature(double x_l, double x_r, double y_l, double y_r, double d_l,
-                                  double d_r, double second) {
-  const double h = x_r - x_l;
-  const double delta = (y_r - y_l) / h;
+// Control parameter r of the rational cubic from r * slope_gap = h y''/2 + d_r - d_l, where
+// slope_gap is Δ - d_l for the curvature at x_l (Jäckel 2015, eq. 5.4) and d_r - Δ at x_r
+// (eq. 5.5).
+double control_for_curvature(double h, double delta, double d_l, double d_r, double second,
+                             double slope_gap) {
   const double numerator = 0.5 * h * second + (d_r - d_l);
-  const double denominator = delta - d_l;
-  double r = std::fabs(denominator) > 0.0 ? numerator / denominator : max_rational_control;
+  double r = std::fabs(slope_gap) > 0.0 ? numerator / slope_gap : max_rational_control;
   if (!std::isfinite(r)) r = max_rational_control;
   return std::max(r, minimum_shape_preserving_r(d_l, d_r, delta));
 }
 
-// Mirror image at x_r: r (d_r - Δ) = h y''/2 + d_r - d_l (Jäckel 2015, eq. 5.5).
+// Control parameter making the interpolant's second derivative equal `second` at x_l.
+double control_for_left_curvature(double x_l, double x_r, double y_l, double y_r, double d_l,
+                                  double d_r, double second) {
+  const double h = x_r - x_l;
+  const double delta = (y_r - y_l) / h;
+  return control_for_curvature(h, delta, d_l, d_r, second, delta - d_l);
+}
+
+// Mirror image at x_r.
 double control_for_right_curvature(double x_l, double x_r, double y_l, double y_r, double d_l,
                                    double d_r, double second) {
   const double h = x_r - x_l;
   const double delta = (y_r - y_l) / h;
-  const double numerator = 0.5 * h * second + (d_r - d_l);
-  const double denominator = d_r - delta;
-  double r = std::fabs(denominator) > 0.0 ? numerator / denominator : max_rational_control;
-  if (!std::isfinite(r)) r = max_rational_control;
-  return std::max(r, minimum_shape_preserving_r(d_l, d_r, delta));
+  return control_for_curvature(h, delta, d_l, d_r, second, d_r - delta);
 }
 
 // ln(F/K) to full relative precision: near the money log(F/K) would inherit the rounding of F/K

@@ -136,45 +136,43 @@ void print(const char* label, const dvol_estimate& e, double published) {
 // days instead of years.
 constexpr double tolerance_vol_points = 4.0;
 
-TEST(dvol_real_chain, btc_bid_ask_close_to_published_dvol) {
-  const double published = dvol_close("deribit/btc_dvol_daily_2025-10-23_26.csv", "2025-10-24");
-  const auto e = estimate("deribit/deribit_btc_chain_2025-10-24T2315Z.csv", price_source::bid_ask);
-  print("BTC bid/ask", e, published);
+// One chain and price source against the published close of 2025-10-24.
+void expect_close_to_published_dvol(const char* label, const std::string& chain,
+                                    const std::string& dvol_file, price_source source) {
+  const double published = dvol_close(dvol_file, "2025-10-24");
+  const auto e = estimate(chain, source);
+  print(label, e, published);
   ASSERT_EQ(e.result.code, status::ok);
   EXPECT_LT(e.near.minutes, target_minutes);
   EXPECT_GT(e.next.minutes, target_minutes);
   EXPECT_NEAR(e.result.index, published, tolerance_vol_points);
 }
 
+constexpr const char* btc_chain = "deribit/deribit_btc_chain_2025-10-24T2315Z.csv";
+constexpr const char* eth_chain = "deribit/deribit_eth_chain_2025-10-24T2358Z.csv";
+constexpr const char* btc_dvol = "deribit/btc_dvol_daily_2025-10-23_26.csv";
+constexpr const char* eth_dvol = "deribit/eth_dvol_daily_2025-10-23_26.csv";
+
+TEST(dvol_real_chain, btc_bid_ask_close_to_published_dvol) {
+  expect_close_to_published_dvol("BTC bid/ask", btc_chain, btc_dvol, price_source::bid_ask);
+}
+
 TEST(dvol_real_chain, btc_mark_close_to_published_dvol) {
-  const double published = dvol_close("deribit/btc_dvol_daily_2025-10-23_26.csv", "2025-10-24");
-  const auto e = estimate("deribit/deribit_btc_chain_2025-10-24T2315Z.csv", price_source::mark);
-  print("BTC mark", e, published);
-  ASSERT_EQ(e.result.code, status::ok);
-  EXPECT_NEAR(e.result.index, published, tolerance_vol_points);
+  expect_close_to_published_dvol("BTC mark", btc_chain, btc_dvol, price_source::mark);
 }
 
 TEST(dvol_real_chain, eth_bid_ask_close_to_published_dvol) {
-  const double published = dvol_close("deribit/eth_dvol_daily_2025-10-23_26.csv", "2025-10-24");
-  const auto e = estimate("deribit/deribit_eth_chain_2025-10-24T2358Z.csv", price_source::bid_ask);
-  print("ETH bid/ask", e, published);
-  ASSERT_EQ(e.result.code, status::ok);
-  EXPECT_NEAR(e.result.index, published, tolerance_vol_points);
+  expect_close_to_published_dvol("ETH bid/ask", eth_chain, eth_dvol, price_source::bid_ask);
 }
 
 TEST(dvol_real_chain, eth_mark_close_to_published_dvol) {
-  const double published = dvol_close("deribit/eth_dvol_daily_2025-10-23_26.csv", "2025-10-24");
-  const auto e = estimate("deribit/deribit_eth_chain_2025-10-24T2358Z.csv", price_source::mark);
-  print("ETH mark", e, published);
-  ASSERT_EQ(e.result.code, status::ok);
-  EXPECT_NEAR(e.result.index, published, tolerance_vol_points);
+  expect_close_to_published_dvol("ETH mark", eth_chain, eth_dvol, price_source::mark);
 }
 
 // Marks lie inside the bid-ask spread, which near the money is 1-3% of the price (about half a
 // vol point), so the two price sources must agree within 0.5 vol points on the same chain.
 TEST(dvol_real_chain, bid_ask_and_mark_variants_agree) {
-  for (const std::string chain : {"deribit/deribit_btc_chain_2025-10-24T2315Z.csv",
-                                  "deribit/deribit_eth_chain_2025-10-24T2358Z.csv"}) {
+  for (const std::string chain : {btc_chain, eth_chain}) {
     const auto quoted = estimate(chain, price_source::bid_ask);
     const auto marked = estimate(chain, price_source::mark);
     ASSERT_EQ(quoted.result.code, status::ok);

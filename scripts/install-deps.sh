@@ -25,8 +25,9 @@ packages=(
   libtomlplusplus-dev libspdlog-dev libfmt-dev libsqlite3-dev
 )
 if [[ $with_bench == 1 ]]; then
-  # QuantLib is used only by tests/bench to compare against; it pulls Boost 1.74, which we use too.
-  packages+=(libquantlib0-dev)
+  # QuantLib and R fGarch are used only by tests/bench to compare against; QuantLib pulls Boost
+  # 1.74, which we use too.
+  packages+=(libquantlib0-dev r-base-core r-cran-fgarch)
 fi
 
 missing=()

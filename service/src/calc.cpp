@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "calc_detail.hpp"
 #include "vrp/quant/black.hpp"
 #include "vrp/quant/implied_vol.hpp"
 #include "vrp/quant/model_free.hpp"
@@ -21,72 +22,7 @@ namespace {
 using nlohmann::json;
 namespace q = vrp::quant;
 
-// A request that cannot be answered; caught at the line boundary and turned into `ok:false`.
-struct calc_error {
-  std::string code;
-  std::string message;
-};
-
-[[noreturn]] void fail(std::string code, std::string message) {
-  throw calc_error{std::move(code), std::move(message)};
-}
-
-[[noreturn]] void fail(q::status s, const std::string& what) {
-  fail(std::string(q::to_string(s)), what);
-}
-
-const json& field(const json& obj, const char* key) {
-  const auto it = obj.find(key);
-  if (it == obj.end()) fail("invalid_input", std::string("missing field '") + key + "'");
-  return *it;
-}
-
-double as_number(const json& v, const std::string& name) {
-  if (!v.is_number()) fail("invalid_input", "field '" + name + "' must be a number");
-  const double x = v.get<double>();
-  if (!std::isfinite(x)) fail("invalid_input", "field '" + name + "' must be finite");
-  return x;
-}
-
-double number(const json& obj, const char* key) {
-  return as_number(field(obj, key), key);
-}
-
-double number_or(const json& obj, const char* key, double fallback) {
-  const auto it = obj.find(key);
-  return it == obj.end() || it->is_null() ? fallback : as_number(*it, key);
-}
-
-std::optional<double> optional_number(const json& obj, const char* key) {
-  const auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) return std::nullopt;
-  return as_number(*it, key);
-}
-
-q::option_type option_type_of(const json& obj, const char* key = "type") {
-  const json& v = field(obj, key);
-  if (v.is_string()) {
-    const auto& s = v.get_ref<const std::string&>();
-    if (s == "call") return q::option_type::call;
-    if (s == "put") return q::option_type::put;
-  }
-  fail("invalid_input", std::string("field '") + key + "' must be \"call\" or \"put\"");
-}
-
-std::vector<double> number_array(const json& obj, const char* key, bool required = true) {
-  const auto it = obj.find(key);
-  if (it == obj.end() || it->is_null()) {
-    if (required) fail("invalid_input", std::string("missing field '") + key + "'");
-    return {};
-  }
-  if (!it->is_array()) fail("invalid_input", std::string("field '") + key + "' must be an array");
-  std::vector<double> out;
-  out.reserve(it->size());
-  for (std::size_t i = 0; i < it->size(); ++i) {
-    out.push_back(as_number((*it)[i], std::string(key) + "[" + std::to_string(i) + "]"));
-  }
-  return out;
-}
+using namespace detail;
 
 void write_greeks(const q::greeks& g, json_writer& out, bool with_rho) {
   if (g.code != q::status::ok)
@@ -259,8 +195,6 @@ void op_vix(const json& in, json_writer& out) {
   write_term(r.next, out);
 }
 
-using op_fn = void (*)(const json&, json_writer&);
-
 struct op_entry {
   const char* name;
   op_fn fn;
@@ -274,6 +208,10 @@ constexpr op_entry ops[] = {
     {"svi_check", op_svi_check},
     {"model_free_variance", op_model_free_variance},
     {"vix", op_vix},
+    {"realized_vol", op_realized_vol},
+    {"garch_fit", op_garch_fit},
+    {"garch_forecast", op_garch_forecast},
+    {"har_fit", op_har_fit},
 };
 
 // nlohmann's depth limit is the stack; refuse absurdly nested input before parsing it.

@@ -12,7 +12,7 @@ RUN cmake --preset release -DVRP_BUILD_TESTS=OFF \
 
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update -qq \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ca-certificates libstdc++6 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ca-certificates libstdc++6 libnlopt0 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home /nonexistent --shell /usr/sbin/nologin vrp
 COPY --from=build /opt/vrp /opt/vrp

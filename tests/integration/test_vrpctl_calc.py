@@ -8,19 +8,11 @@ import csv
 import json
 import math
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data", "refdata")
-VRPCTL = os.environ["VRPCTL"]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+from calc_support import check, failures, run_calc
 
 
 def case(group_id, case_id):
@@ -89,12 +81,8 @@ def main():
         {"op": "implied_vol", "price": "5.6", "forward": 100, "strike": 100, "t": 0.5, "type": "call"},
         {"op": "black76", "forward": 100, "strike": 100, "t": 0.5, "vol": 0.2, "type": "call", "id": "last"},
     ]
-    text = "\n".join(r if isinstance(r, str) else json.dumps(r) for r in requests) + "\n"
-    proc = subprocess.run([VRPCTL, "calc"], input=text, capture_output=True, text=True, timeout=60)
-    check(proc.returncode == 0, f"vrpctl calc exit code {proc.returncode}: {proc.stderr}")
-    replies = [json.loads(line) for line in proc.stdout.splitlines()]
-    check(len(replies) == len(requests), f"{len(requests)} requests, {len(replies)} replies")
-    if len(replies) != len(requests):
+    proc, replies = run_calc(requests)
+    if replies is None:
         return 1
     (r_b76, r_bsm, r_iv, r_bad, r_svi, r_chk, r_mfv, r_vix, r_unknown, r_below, r_above, r_neg,
      r_type, r_few, r_array, r_string, r_last) = replies

@@ -9,19 +9,11 @@ import csv
 import json
 import math
 import os
-import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DATA = os.path.join(HERE, "..", "data")
-VRPCTL = os.environ["VRPCTL"]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what)
+from calc_support import check, failures, run_calc
 
 
 def garch_group():
@@ -141,13 +133,9 @@ def main():
         {"op": "har_fit", "rv": rv[:20]},
         {"op": "har_fit", "rv": [0.1, -0.2] * 30},
     ]
-    text = "\n".join(json.dumps(q) for q in requests) + "\n"
-    proc = subprocess.run([VRPCTL, "calc"], input=text, capture_output=True, text=True, timeout=60)
-    check(proc.returncode == 0, f"vrpctl calc exit code {proc.returncode}: {proc.stderr}")
+    proc, replies = run_calc(requests)
     check("nan" not in proc.stdout.lower(), "no NaN in any reply")
-    replies = [json.loads(line) for line in proc.stdout.splitlines()]
-    check(len(replies) == len(requests), f"{len(requests)} requests, {len(replies)} replies")
-    if len(replies) != len(requests):
+    if replies is None:
         return 1
     fit, fc, park, c2c, har, egt = replies[:6]
 

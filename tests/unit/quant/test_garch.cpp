@@ -42,6 +42,22 @@ const nlohmann::json& find_case(const nlohmann::json& group, const std::string& 
   return empty;
 }
 
+// One case of garch_dem2gbp_benchmarks with its data series.
+struct benchmark_case {
+  nlohmann::json expected, tolerance;
+  std::vector<double> returns;
+  double params_rel = 0;
+};
+
+benchmark_case load_benchmark_case(const std::string& id) {
+  const auto group = vrp::test::load_refdata_group("garch_dem2gbp_benchmarks");
+  const auto& c = find_case(group, id);
+  benchmark_case out{c.at("expected"), c.at("tolerance"),
+                     load_dem2gbp(c.at("inputs").at("data_file")), 0};
+  out.params_rel = out.tolerance.at("params_rel");
+  return out;
+}
+
 void expect_rel(double got, double want, double rel, const char* what) {
   EXPECT_LE(std::fabs(got - want), rel * std::fabs(want))
       << what << ": got " << got << " want " << want;
@@ -52,13 +68,12 @@ void expect_rel(double got, double want, double rel, const char* what) {
 // Fiorentini, Calzolari & Panattoni (1996) GARCH(1,1)-normal on Bollerslev–Ghysels DEM/GBP:
 // case fcp_garch11_normal, tolerances read from the json (params rel, mu abs, loglik abs, SE rel).
 TEST(garch_dem2gbp_benchmarks, fcp_garch11_normal_matches_published_estimates) {
-  const auto group = vrp::test::load_refdata_group("garch_dem2gbp_benchmarks");
-  const auto& c = find_case(group, "fcp_garch11_normal");
-  const auto r = load_dem2gbp(c.at("inputs").at("data_file"));
+  const benchmark_case bc = load_benchmark_case("fcp_garch11_normal");
+  const auto& r = bc.returns;
   ASSERT_EQ(r.size(), 1974u);
-  const auto& e = c.at("expected");
-  const auto& tol = c.at("tolerance");
-  const double rel = tol.at("params_rel");
+  const auto& e = bc.expected;
+  const auto& tol = bc.tolerance;
+  const double rel = bc.params_rel;
 
   const garch_spec spec{garch_model::garch, garch_dist::normal, garch_mean::constant};
   const auto fit = garch_fit(spec, r);
@@ -94,12 +109,11 @@ TEST(garch_dem2gbp_benchmarks, fcp_garch11_normal_matches_published_estimates) {
 // rugarch's EGARCH(1,1)-normal benchmark on the same data: case rugarch_egarch11_normal
 // (rugarch order mu, omega, alpha1, beta1, gamma1; alpha = sign term, gamma = size term).
 TEST(garch_dem2gbp_benchmarks, rugarch_egarch11_normal_matches_published_estimates) {
-  const auto group = vrp::test::load_refdata_group("garch_dem2gbp_benchmarks");
-  const auto& c = find_case(group, "rugarch_egarch11_normal");
-  const auto r = load_dem2gbp(c.at("inputs").at("data_file"));
-  const auto& e = c.at("expected");
-  const auto& tol = c.at("tolerance");
-  const double rel = tol.at("params_rel");
+  const benchmark_case bc = load_benchmark_case("rugarch_egarch11_normal");
+  const auto& r = bc.returns;
+  const auto& e = bc.expected;
+  const auto& tol = bc.tolerance;
+  const double rel = bc.params_rel;
 
   const garch_spec spec{garch_model::egarch, garch_dist::normal, garch_mean::constant};
   const auto fit = garch_fit(spec, r);

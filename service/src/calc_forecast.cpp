@@ -50,6 +50,13 @@ bool uses_gamma(const q::garch_spec& s) {
 bool uses_nu(const q::garch_spec& s) {
   return s.dist == q::garch_dist::student_t;
 }
+bool egarch_t(const q::garch_spec& s) {
+  return s.model == q::garch_model::egarch && uses_nu(s);
+}
+
+// EGARCH-t forecasts are simulated: cost = paths x horizon, so the calculator's default is
+// smaller than the library's and a request may set its own (2 .. 100,000).
+constexpr int default_egarch_paths = 2000;
 
 // Unused parameters print as 0 (mu of a zero mean, gamma of GARCH: the model's exact value) or
 // null (nu of normal errors, where no finite value is meant).
@@ -166,7 +173,13 @@ void op_garch_fit(const json& in, json_writer& out) {
   out.field("converged", r.converged);
   out.field("next_variance", r.next_variance);
   out.field("persistence", q::garch_persistence(spec, r.params));
-  out.field("unconditional_variance", q::garch_unconditional_variance(spec, r.params));
+  // EGARCH with t errors has no finite mean variance (E[exp(c|z|)] is infinite for t); the
+  // library's fixed-seed simulated stand-in costs seconds near beta = 1, so it is not printed.
+  out.key("unconditional_variance");
+  if (egarch_t(spec))
+    out.null();
+  else
+    out.value(q::garch_unconditional_variance(spec, r.params));
   out.field("observations", static_cast<long long>(returns.size()));
 }
 
@@ -187,8 +200,14 @@ void op_garch_forecast(const json& in, json_writer& out) {
     fail(fs, fs == q::status::invalid_input ? "returns must be finite numbers"
                                             : "the variance filter broke down on these returns");
   }
+  int paths = default_egarch_paths;
+  if (const auto it = in.find("paths"); it != in.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<long long>() < 2 || it->get<long long>() > 100'000)
+      fail("invalid_input", "field 'paths' must be an integer in [2, 100000]");
+    paths = static_cast<int>(it->get<long long>());
+  }
   std::vector<double> variance(static_cast<std::size_t>(horizon));
-  const q::status s = q::garch_forecast(spec, p, next_variance, variance);
+  const q::status s = q::garch_forecast(spec, p, next_variance, variance, paths);
   if (s != q::status::ok) fail(s, "the forecast failed for these parameters");
   double sum = 0;
   for (double v : variance) sum += v;

@@ -132,6 +132,9 @@ def main():
         {"op": "har_fit", "rv": [1.0] * 60},
         {"op": "har_fit", "rv": rv[:20]},
         {"op": "har_fit", "rv": [0.1, -0.2] * 30},
+        {"op": "garch_forecast", "model": "egarch", "dist": "t",
+         "params": {"mu": 0, "omega": -0.1, "alpha": -0.03, "gamma": 0.3, "beta": 0.95, "nu": 5},
+         "returns": r, "horizon": 5, "paths": 1},
     ]
     proc, replies = run_calc(requests)
     check("nan" not in proc.stdout.lower(), "no NaN in any reply")
@@ -184,10 +187,12 @@ def main():
         check(abs(har["r2"] - r2) <= 1e-8, f"har r2 {har['r2']} vs {r2}")
 
     check(egt.get("ok") is True and egt["params"]["mu"] == 0 and egt["params"]["nu"] > 2, f"egarch-t zero mean {egt}")
+    # E[exp(c|z|)] is infinite for t errors: EGARCH-t has no mean variance to print.
+    check(egt.get("unconditional_variance", 0) is None, f"egarch-t unconditional variance {egt}")
 
     codes = ["insufficient_data", "insufficient_data", "invalid_input", "invalid_input", "invalid_input",
              "invalid_input", "invalid_input", "insufficient_data", "invalid_input", "degenerate",
-             "insufficient_data", "invalid_input"]
+             "insufficient_data", "invalid_input", "invalid_input"]
     for reply, code in zip(replies[6:], codes):
         check(reply.get("ok") is False and reply.get("error", {}).get("code") == code,
               f"expected {code}: {str(reply)[:200]}")

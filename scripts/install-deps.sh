@@ -15,7 +15,7 @@ done
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git ca-certificates python3
+  build-essential cmake ninja-build pkg-config git ca-certificates python3 python3-websockets openssl
   clang lld libclang-rt-14-dev clang-format clang-tidy
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev

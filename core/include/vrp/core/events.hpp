@@ -24,12 +24,12 @@ struct option_quote {
   std::int64_t ts_ns = 0;    // venue timestamp
   std::int64_t recv_ns = 0;  // local receive time of the frame
   instrument_id id = no_instrument;
-  std::uint32_t flags = 0;        // option_quote_flags
-  double bid_price = missing;     // USD
-  double ask_price = missing;     // USD
-  double mark_price = missing;    // USD
-  double bid_amount = missing;    // contracts
-  double ask_amount = missing;    // contracts
+  std::uint32_t flags = 0;            // option_quote_flags
+  double bid_price = missing;         // USD
+  double ask_price = missing;         // USD
+  double mark_price = missing;        // USD
+  double bid_amount = missing;        // contracts
+  double ask_amount = missing;        // contracts
   double underlying_price = missing;  // forward of the expiry the venue prices against (USD)
   double index_price = missing;       // spot index (USD)
   double venue_bid_iv = missing;      // decimal; the venue's own, kept for cross-checks
@@ -40,7 +40,7 @@ struct option_quote {
 };
 
 enum option_quote_flags : std::uint32_t {
-  quote_mark_only = 1U << 0,          // a mark update (e.g. markprice.options): no bid/ask fields
+  quote_mark_only = 1U << 0,            // a mark update (e.g. markprice.options): no bid/ask fields
   quote_underlying_is_index = 1U << 1,  // the venue priced against the index, not a future
   quote_underlying_synthetic = 1U << 2,  // the venue priced against a synthetic future (SYN.*)
   quote_settled = 1U << 3,               // instrument expired / delivered
@@ -88,12 +88,12 @@ struct trade {
 };
 
 enum class chain_change : std::uint8_t {
-  listed,              // a new instrument appeared in discovery
-  expired,             // an instrument left discovery or reported itself expired
-  maintenance_begin,   // platform_state maintenance / error 11051
-  maintenance_end,     // platform back
-  feed_down,           // the session lost its connection
-  feed_up,             // connected and every channel subscribed again
+  listed,             // a new instrument appeared in discovery
+  expired,            // an instrument left discovery or reported itself expired
+  maintenance_begin,  // platform_state maintenance / error 11051
+  maintenance_end,    // platform back
+  feed_down,          // the session lost its connection
+  feed_up,            // connected and every channel subscribed again
 };
 
 // A change to the set of instruments or to the venue's state. `id` is no_instrument for

@@ -27,15 +27,15 @@ struct instrument_info {
   static constexpr std::size_t max_name = 63;
   static constexpr std::size_t max_currency = 15;
 
-  char name[max_name + 1] = {};          // the venue's exact name, NUL-terminated
+  char name[max_name + 1] = {};            // the venue's exact name, NUL-terminated
   char underlying[max_currency + 1] = {};  // base currency: BTC, ETH, MATIC ...
   char quote[max_currency + 1] = {};       // settlement/quote currency: USD (inverse), USDC ...
   venue where = venue::deribit;
   instrument_kind kind = instrument_kind::unknown;
   option_right right = option_right::none;
-  bool inverse = false;         // priced in the underlying coin (Deribit BTC/ETH options)
-  std::int64_t expiry_ms = 0;   // 0 for perpetuals and indices
-  double strike = 0.0;          // options only, in the quote currency
+  bool inverse = false;        // priced in the underlying coin (Deribit BTC/ETH options)
+  std::int64_t expiry_ms = 0;  // 0 for perpetuals and indices
+  double strike = 0.0;         // options only, in the quote currency
 
   std::string_view name_view() const { return name; }
   std::string_view underlying_view() const { return underlying; }

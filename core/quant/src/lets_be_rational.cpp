@@ -5,6 +5,7 @@
 // (x <= 0) by put-call parity and the symmetry b(x, s, theta) = b(-x, s, -theta).
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numbers>
@@ -217,26 +218,67 @@ double log_moneyness(double forward, double strike) {
   return std::log(ratio);
 }
 
+// Tabulated initial guess. The four-branch guess (four_branch_guess below) is within 1e-3 in the
+// middle branches and up to 9% in the lower one (h ~ -2), so it needs two Householder steps; one
+// step needs the guess within ~2e-4 (order four: the remaining error is ~(1e-4)^4 times the
+// objective's derivative ratios). The table interpolates g = ln(beta / s) in two coordinates in
+// which g is smooth over the whole rectangle:
+//   u = ln(beta / |x|). For small s, b = s B(h) + O(s³) with B(h) = N'(h) + h N(h), the
+//       normalised Bachelier price (the small-t expansion of otm_call_parts to first order), so
+//       beta / |x| = B(h) / |h| fixes h and g -> ln B(h); as h -> 0 (u -> inf) g tends to a
+//       function of beta / b_max alone, the at-the-money inversion.
+//   v = sqrt(r), r = (beta / p_max + |x| / c_max) / b_max. At fixed u, r is proportional to
+//       |x| e^{|x|/2}, so r <= 1 bounds both p = beta / b_max <= p_max (away from b_max, where
+//       s -> inf) and |x| <= 8; the root spreads the cells near r = 0, where s² ~ x² varies
+//       fastest.
+// For given (u, r) the equation |x| e^{|x|/2} = r / (e^u / p_max + 1 / c_max) has exactly one root,
+// so every node is a valid option: the table has no holes. The nodes are this solver's own
+// converged results (four-branch guess and two steps, ~1e-14), computed on first use (~1 ms); there
+// are no fitted constants. Tensor cubic Lagrange interpolation on 4 x 4 nodes is within 1e-4
+// relative in s on |x| <= 6, s <= 2.5, |h| in [0.01, 6] (tests/unit/quant/test_iv_speed_guess.cpp,
+// against the long-double reference), so one Householder step reaches full precision there. Outside
+// the rectangle (|h| <~ 4e-4 or >~ 7, p > 0.9, |x| > 8) the four-branch guess is used; wherever the
+// first step is not below one_step_tolerance a second follows, as before.
+namespace guess_table {
+constexpr double u_min = -27.0;  // |h| ~ 7 at small s
+constexpr double u_max = 7.0;    // |h| ~ 4e-4
+constexpr double du = 0.5;
+constexpr int nu = 69;  // (u_max - u_min) / du + 1
+constexpr int nv = 41;
+constexpr double p_max = 0.9;
+constexpr double c_max = 437.0;  // 8 e^4: |x| <= 8
+
+struct table {
+  std::array<double, nu * nv> g{};
+};
+
+// Lagrange weights of the nodes -1, 0, 1, 2 at f in [0, 1] (or just outside, at the table edges).
+inline void cubic_weights(double f, double* w) {
+  const double fm1 = f - 1.0;
+  const double fm2 = f - 2.0;
+  const double fp1 = f + 1.0;
+  w[0] = -(1.0 / 6.0) * f * fm1 * fm2;
+  w[1] = 0.5 * fp1 * fm1 * fm2;
+  w[2] = -0.5 * fp1 * f * fm2;
+  w[3] = (1.0 / 6.0) * fp1 * f * fm1;
+}
+}  // namespace guess_table
+
 enum class branch { lower, lower_middle, upper_middle, upper };
 
-// Implied s of an out-of-the-money call: x <= 0, 0 < beta < b_max = e^{x/2}. b_max is passed in
-// because near the maximum the gap b_max - beta carries the information, and sqrt(K/F) from the
-// price inputs is more accurate than exp(x/2) (whose error grows with |x|).
-iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterations) {
-  const double ax = -x;
-  if (ax == 0.0) {
-    // At the money b = 2 N(s/2) - 1 (Jäckel 2015, eq. 2.3 with x = 0), so s = 2 N^{-1}((1+beta)/2)
-    // in closed form: the AS 241 centre takes q = beta/2 exactly, its tail 1 - p = (1 - beta)/2,
-    // exact for beta >= 1/2 (Sterbenz). Both are accurate to ~1e-16 relative: no step needed.
-    const double q = 0.5 * beta;
-    const double s0 = q <= 0.425 ? 2.0 * lbr::inverse_norm_central(q)
-                                 : 2.0 * lbr::inverse_norm_tail(std::sqrt(-std::log(0.5 - q)));
-    if (!(s0 > 0.0) || !std::isfinite(s0)) return {0.0, status::no_convergence, 0};
-    return {s0, status::ok, 0};
-  }
+struct initial_guess {
+  branch br;
+  double s;
+  double s_lo;  // bracket of the branch, kept by the steps
+  double s_hi;
+};
+
+// Jäckel's four-branch rational-cubic guess (2015, §4-5) for x < 0, 0 < beta < b_max.
+initial_guess four_branch_guess(double beta, double x, double b_max) {
   // The inflection point s_c = sqrt(2|x|) of b(s) and the tangent there (Jäckel 2015, eq. 4.1-4.3);
   // at s_c, h + t = 0 and the vega is e^{x/2}/sqrt(2 pi). e^{-x/2} N(-s_c) = b_max erfcx(sqrt|x|)/2
   // because e^{-s_c²/2} = e^{x} = b_max² (Cody 1969 scaled form, no exponential needed).
+  const double ax = -x;
   const double s_c = std::sqrt(2.0 * ax);
   const double b_c = 0.5 * b_max * (1.0 - lbr::erfcx_nonnegative(std::sqrt(ax)));
   const double v_c = b_max * inv_sqrt_2pi;
@@ -318,6 +360,102 @@ iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterat
       s = f > 0.0 && f < 0.5 ? -2.0 * lbr::inverse_norm_cdf(f) : s_u;
     }
   }
+  return {br, s, s_lo, s_hi};
+}
+
+iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterations,
+                             bool use_table);
+
+// |x| from w = |x| e^{|x|/2} > 0 by Newton in L = ln|x| on L + e^L/2 = ln w: convex and increasing
+// in L, so from a start right of the root (F(ln w) = w/2 > 0; F(ln(2 ln w)) > 0 for w > e) the
+// iterates decrease monotonically to it.
+double abs_x_from_weight(double w) {
+  const double ln_w = std::log(w);
+  double l = w <= std::numbers::e ? ln_w : std::log(2.0 * ln_w);
+  for (int i = 0; i < 100; ++i) {
+    const double e = std::exp(l);
+    const double step = (l + 0.5 * e - ln_w) / (1.0 + 0.5 * e);
+    l -= step;
+    if (!(std::fabs(step) > 4.0 * eps_v * std::max(std::fabs(l), 1.0))) break;
+  }
+  return std::exp(l);
+}
+
+guess_table::table build_guess_table() {
+  using namespace guess_table;
+  table t;
+  for (int i = 0; i < nu; ++i) {
+    const double u = u_min + du * i;
+    const double ratio = std::exp(u);  // beta / |x|
+    for (int j = 0; j < nv; ++j) {
+      const double v = static_cast<double>(j) / (nv - 1);
+      // r = 0 is the Bachelier limit s -> 0; r = 1e-12 stands for it (|x| <~ 1e-9, so the O(s²)
+      // terms are below 1e-18).
+      const double r = j == 0 ? 1e-12 : v * v;
+      const double ax = abs_x_from_weight(r / (ratio / p_max + 1.0 / c_max));
+      const double beta = ratio * ax;
+      const iv_result res = otm_call_implied_s(beta, -ax, std::exp(-0.5 * ax), 2, false);
+      // A failed node (none on this rectangle) is NaN, which makes the lookup decline its cells.
+      t.g[static_cast<std::size_t>(i * nv + j)] = res.code == status::ok && res.vol > 0.0
+                                                      ? std::log(beta / res.vol)
+                                                      : std::numeric_limits<double>::quiet_NaN();
+    }
+  }
+  return t;
+}
+
+// Initial guess from the table for 0 < beta < b_max, ax = |x| > 0; false outside the table. The
+// guess comes with the b - beta objective and no bracket: it is close enough that the objective's
+// global behaviour does not matter.
+bool table_guess(double beta, double ax, double b_max, initial_guess& out) {
+  using namespace guess_table;
+  static const table t = build_guess_table();
+  const double u = std::log(beta / ax);
+  const double r = (beta * (1.0 / p_max) + ax * (1.0 / c_max)) / b_max;
+  if (!(u >= u_min && u <= u_max && r <= 1.0)) return false;
+  const double fu = (u - u_min) * (1.0 / du);
+  const double fv = std::sqrt(r) * (nv - 1);
+  const int i = std::clamp(static_cast<int>(fu), 1, nu - 3);
+  const int j = std::clamp(static_cast<int>(fv), 1, nv - 3);
+  double wu[4];
+  double wv[4];
+  cubic_weights(fu - i, wu);
+  cubic_weights(fv - j, wv);
+  const double* row = &t.g[static_cast<std::size_t>((i - 1) * nv + (j - 1))];
+  double g = 0.0;
+  for (int k = 0; k < 4; ++k, row += nv) {
+    g += wu[k] * ((wv[0] * row[0] + wv[1] * row[1]) + (wv[2] * row[2] + wv[3] * row[3]));
+  }
+  const double s = beta * std::exp(-g);
+  if (!(s > 0.0) || !std::isfinite(s)) return false;
+  out = {branch::lower_middle, s, 0.0, std::numeric_limits<double>::infinity()};
+  return true;
+}
+
+// Implied s of an out-of-the-money call: x <= 0, 0 < beta < b_max = e^{x/2}. b_max is passed in
+// because near the maximum the gap b_max - beta carries the information, and sqrt(K/F) from the
+// price inputs is more accurate than exp(x/2) (whose error grows with |x|).
+iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterations,
+                             bool use_table) {
+  const double ax = -x;
+  if (ax == 0.0) {
+    // At the money b = 2 N(s/2) - 1 (Jäckel 2015, eq. 2.3 with x = 0), so s = 2 N^{-1}((1+beta)/2)
+    // in closed form: the AS 241 centre takes q = beta/2 exactly, its tail 1 - p = (1 - beta)/2,
+    // exact for beta >= 1/2 (Sterbenz). Both are accurate to ~1e-16 relative: no step needed.
+    const double q = 0.5 * beta;
+    const double s0 = q <= 0.425 ? 2.0 * lbr::inverse_norm_central(q)
+                                 : 2.0 * lbr::inverse_norm_tail(std::sqrt(-std::log(0.5 - q)));
+    if (!(s0 > 0.0) || !std::isfinite(s0)) return {0.0, status::no_convergence, 0};
+    return {s0, status::ok, 0};
+  }
+  initial_guess guess;
+  if (!(use_table && table_guess(beta, ax, b_max, guess))) {
+    guess = four_branch_guess(beta, x, b_max);
+  }
+  const branch br = guess.br;
+  double s = guess.s;
+  const double s_lo = guess.s_lo;
+  const double s_hi = guess.s_hi;
   if (!(s > 0.0) || !std::isfinite(s)) return {0.0, status::no_convergence, 0};
 
   // Householder(3) steps on the branch objective (Jäckel 2015, §4: g = 1/ln b - 1/ln beta in the
@@ -367,8 +505,9 @@ iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterat
     if (!(s_new > s_lo)) s_new = 0.5 * (s + std::max(s_lo, 0.0));
     if (!(s_new < s_hi)) s_new = 0.5 * (s + s_hi);
     // Householder(3) converges with order four (Householder 1970), e_{n+1} ~ C e_n^4, and |ds|/s
-    // estimates e_n: over the 96,000-point property grid a first step below one_step_tolerance
-    // left <= 4e-15 relative (measured against two steps), so a second would only add rounding.
+    // estimates e_n: over the out-of-the-money points of the 96,000-point property grid a first
+    // step below one_step_tolerance (46,392 points, most from the tabulated guess) differs from two
+    // steps by <= 1.1e-14 relative, so a second would only add rounding.
     const double step_tolerance = n == 0 ? one_step_tolerance : eps_v;
     const bool converged = std::fabs(s_new - s) <= step_tolerance * s;
     s = s_new;
@@ -386,7 +525,7 @@ iv_result otm_call_implied_s(double beta, double x, double b_max, int max_iterat
 iv_result implied_s_from_otm(double beta_otm, double x_otm, double b_max, int max_iterations) {
   if (beta_otm <= 0.0) return {0.0, status::ok, 0};
   if (beta_otm >= b_max) return {0.0, status::above_maximum, 0};
-  return otm_call_implied_s(beta_otm, x_otm, b_max, max_iterations);
+  return otm_call_implied_s(beta_otm, x_otm, b_max, max_iterations, true);
 }
 
 iv_result normalised_iv_impl(double beta, double x, double theta, int max_iterations) {

@@ -1,9 +1,11 @@
 #pragma once
 
 // Implied volatility by Peter Jäckel, "Let's Be Rational", Wilmott (January 2015) 40-53, with the
-// refinements of the 2016/2017 revisions: a four-branch rational-cubic initial guess followed by at
-// most two Householder(3) steps on branch-specific objective functions. Nothing throws; every
-// failure is a status.
+// refinements of the 2016/2017 revisions: Householder(3) steps from an initial guess, at most two.
+// The guess is a cubic interpolation in a table of the normalised inversion (built once, on first
+// use), within 1e-4 of the root on the usual domain so that one step suffices there; outside the
+// table, the paper's four-branch rational-cubic guess and branch-specific objectives. Nothing
+// throws; every failure is a status.
 
 #include "vrp/quant/status.hpp"
 

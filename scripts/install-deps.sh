@@ -22,7 +22,7 @@ packages=(
   # libraries (ARCHITECTURE.md §2)
   nlohmann-json3-dev libsimdjson-dev libeigen3-dev libnlopt-dev
   libboost-dev libboost-program-options-dev libssl-dev
-  libtomlplusplus-dev libspdlog-dev libfmt-dev libsqlite3-dev
+  libtomlplusplus-dev libspdlog-dev libfmt-dev libsqlite3-dev zlib1g-dev
 )
 if [[ $with_bench == 1 ]]; then
   # QuantLib and R fGarch are used only by tests/bench to compare against; QuantLib pulls Boost

@@ -6,6 +6,20 @@
 // already fractions, DVOL percent -> decimal, inverse-option coin prices -> USD). One codec per
 // session; it reuses one simdjson parser and allocates nothing per message once an instrument has
 // been seen (the first sight of a name interns it).
+//
+// Decoding choices (the tests pin each one):
+// - ticker of an option -> option_quote. A side with price 0 and amount 0 is Deribit's "no
+//   quote": its price and IV are NaN, its amount 0. Inverse prices use this ticker's
+//   underlying_price (the last one seen for the instrument when the ticker has none).
+// - ticker of a perpetual -> funding_tick (same empty-side rule). Tickers of futures and combos
+//   push nothing and count in stats.ignored_channel (combos quote negative prices and IVs).
+// - markprice.options -> one quote_mark_only option_quote per entry; coin marks are converted
+//   with the last ticker underlying_price of that option, NaN before the first ticker. A bad
+//   entry is dropped and counted (frame_info::rejected); the others still decode.
+// - platform_state {maintenance:true|false} -> chain_event maintenance_begin|maintenance_end
+//   (ts_ns = recv_ns: the message has no timestamp); the {price_index, locked} form -> nothing.
+// - A frame that is not JSON, not an object, or not a JSON-RPC frame we know is `malformed`.
+//   A well-formed subscription whose data is bad keeps kind `subscription`, with `reject` set.
 
 #include <cstddef>
 #include <cstdint>
@@ -19,10 +33,10 @@ namespace vrp::feeds::deribit {
 
 // What a frame was.
 enum class frame_kind : std::uint8_t {
-  subscription,    // {"method":"subscription","params":{"channel":..,"data":..}}
-  heartbeat,       // {"method":"heartbeat","params":{"type":"heartbeat"}}
-  test_request,    // {"method":"heartbeat","params":{"type":"test_request"}}: answer with public/test
-  response,        // {"id":N,"result":..}
+  subscription,  // {"method":"subscription","params":{"channel":..,"data":..}}
+  heartbeat,     // {"method":"heartbeat","params":{"type":"heartbeat"}}
+  test_request,  // {"method":"heartbeat","params":{"type":"test_request"}}: answer with public/test
+  response,      // {"id":N,"result":..}
   error_response,  // {"id":N?,"error":{"code":..,"message":..}}
   malformed,       // not a JSON-RPC object we understand; `reject` says why
 };
@@ -41,15 +55,16 @@ enum class channel_kind : std::uint8_t {
 // Why a frame or one entry of it was rejected. Every value is a metric label (reason_name).
 enum class reject_reason : std::uint8_t {
   none,
-  not_json,           // simdjson could not parse it (also truncated frames)
-  not_object,         // top level is not an object
-  missing_field,      // a required field is absent
-  wrong_type,         // a field has the wrong JSON type (e.g. a number sent as a string)
-  bad_instrument,     // instrument name that does not parse
-  table_full,         // the instrument table has no room left
-  non_finite,         // NaN/Inf or a number out of double range
-  negative_price,     // price or amount below zero
-  bad_timestamp,      // timestamp missing, non-positive or beyond year 2200
+  not_json,        // simdjson could not parse it (also truncated frames)
+  not_object,      // top level is not an object
+  missing_field,   // a required field is absent
+  wrong_type,      // a field has the wrong JSON type (e.g. a number sent as a string)
+  bad_instrument,  // instrument name that does not parse
+  table_full,      // the instrument table has no room left
+  non_finite,      // NaN/Inf or a number out of double range
+  negative_price,  // price or amount below zero
+  bad_timestamp,   // timestamp missing, non-positive or beyond year 2200
+  unknown_method,  // a JSON-RPC object that is not a subscription, heartbeat or response
   count_,
 };
 std::string_view reason_name(reject_reason r);

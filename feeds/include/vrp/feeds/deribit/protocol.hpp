@@ -29,15 +29,19 @@ namespace vrp::feeds::deribit {
 struct protocol_config {
   std::vector<std::string> currencies{"BTC", "ETH"};
   std::string ticker_interval = "100ms";
-  int heartbeat_interval_s = 10;                // Deribit's minimum is 10
-  std::size_t max_channels_per_request = 250;   // Deribit rejects much larger subscribes
+  int heartbeat_interval_s = 10;               // Deribit's minimum is 10 (shorter: tests)
+  std::size_t max_channels_per_request = 250;  // Deribit rejects much larger subscribes
   bool subscribe_options = true;
   bool subscribe_perpetual = true;
   bool subscribe_price_index = true;
   bool subscribe_dvol = true;
   bool subscribe_markprice = true;
+  bool subscribe_platform_state = true;  // where Deribit announces maintenance
   std::chrono::seconds rediscover_every{600};
-  std::chrono::seconds request_timeout{10};     // an unanswered request: reconnect
+  std::chrono::seconds request_timeout{10};           // an unanswered request: reconnect
+  std::chrono::milliseconds rate_limit_delay{5'000};  // first wait after 10028, doubled on repeats
+  std::chrono::milliseconds max_rate_limit_delay{300'000};
+  std::chrono::milliseconds maintenance_delay{30'000};  // wait after a maintenance notice
 };
 
 // Where the protocol writes requests (the session).
@@ -49,8 +53,8 @@ class outbox {
 
 enum class session_action : std::uint8_t {
   none,
-  reconnect,               // drop and reconnect with the normal backoff
-  reconnect_after_delay,   // drop and reconnect, waiting at least `delay` (rate limit, maintenance)
+  reconnect,              // drop and reconnect with the normal backoff
+  reconnect_after_delay,  // drop and reconnect, waiting at least `delay` (rate limit, maintenance)
 };
 
 struct frame_verdict {
@@ -61,10 +65,10 @@ struct frame_verdict {
 
 enum class protocol_state : std::uint8_t {
   disconnected,
-  discovering,   // waiting for get_instruments answers
-  subscribing,   // subscribe requests in flight
-  live,          // every channel subscribed
-  maintenance,   // the venue announced maintenance
+  discovering,  // waiting for get_instruments answers
+  subscribing,  // subscribe requests in flight
+  live,         // every channel subscribed
+  maintenance,  // the venue announced maintenance
 };
 std::string_view protocol_state_name(protocol_state s);
 
@@ -84,6 +88,11 @@ struct protocol_stats {
   std::uint64_t instruments_expired = 0;
   std::uint64_t malformed_frames = 0;
   std::int64_t last_error_code = 0;
+  std::uint64_t unsubscribe_requests = 0;
+  std::uint64_t unmatched_responses = 0;   // a response whose id matches no pending request
+  std::uint64_t chunks_split = 0;          // subscribe chunks retried in halves (too large)
+  std::uint64_t interval_fallbacks = 0;    // 13778: ticker interval fell back to 100ms
+  std::uint64_t instruments_rejected = 0;  // get_instruments entries that could not be interned
 };
 
 class protocol {
@@ -109,6 +118,8 @@ class protocol {
   std::size_t live_channels() const;
   // The channels the protocol wants on every connection (after discovery).
   std::size_t wanted_channels() const;
+  // Channels left out of a subscribe result (or refused) on the current connection.
+  const std::vector<std::string>& missing_channels() const;
 
  private:
   struct impl;

@@ -90,11 +90,18 @@ struct server_state {
         acceptor(io),
         stall_timer(io),
         retry_timer(io),
-        malformed(make_malformed(*rec)) {}
+        malformed(make_malformed(*rec)) {
+    by_channel.resize(rec->channels.size());
+    for (std::size_t i = 0; i < rec->frames.size(); ++i) {
+      by_channel[rec->frames[i].channel_id].push_back(static_cast<std::uint32_t>(i));
+    }
+  }
 
   asio::io_context& ioc;
   std::shared_ptr<const recording> rec;
   server_config cfg;
+  // Frame indices per channel (ascending), for the snapshot a late subscriber gets.
+  std::vector<std::vector<std::uint32_t>> by_channel;
   std::optional<asio::ssl::context> ssl;
   tcp::acceptor acceptor;
   asio::steady_timer stall_timer;
@@ -169,7 +176,8 @@ class ws_session final : public ws_connection {
         ws_(std::move(next)),
         endpoint_(*st_->rec, api_options{st_->cfg.min_heartbeat_s, 250, st_->cfg.version}),
         playback_timer_(ws_.get_executor()),
-        heartbeat_timer_(ws_.get_executor()) {}
+        heartbeat_timer_(ws_.get_executor()),
+        seen_(st_->by_channel.size(), false) {}
 
   ~ws_session() override {
     st_->ws.erase(this);
@@ -281,7 +289,10 @@ class ws_session final : public ws_connection {
         ++answers_;
       }
       if (fx.heartbeat_changed) restart_heartbeat();
-      if (fx.subscribed) start_playback();
+      if (fx.subscribed) {
+        send_snapshots();
+        start_playback();
+      }
     }
     read_buf_.consume(read_buf_.size());
     if (!aborted_) do_read();
@@ -324,6 +335,27 @@ class ws_session final : public ws_connection {
     close_pending_ = false;
     ws_.async_close(websocket::close_code::normal,
                     [self = self()](beast::error_code) { self->abort(); });
+  }
+
+  // Like Deribit, whose first message per channel after a subscribe is the current state: a
+  // channel subscribed after playback has moved past its frames gets the latest of them at once
+  // (otherwise a subscription that arrives in a later chunk would miss the whole recording).
+  void send_snapshots() {
+    if (cursor_ == 0 && loops_done_ == 0) return;
+    const auto& frames = st_->rec->frames;
+    for (std::uint32_t c = 0; c < st_->by_channel.size(); ++c) {
+      if (seen_[c] || !endpoint_.subscribed(c)) continue;
+      const auto& idx = st_->by_channel[c];
+      // The latest frame before the cursor; after a full loop, the latest of the recording.
+      auto it = std::lower_bound(idx.begin(), idx.end(), static_cast<std::uint32_t>(cursor_));
+      if (it == idx.begin()) {
+        if (loops_done_ == 0 || idx.empty()) continue;
+        it = idx.end();
+      }
+      seen_[c] = true;
+      queue_.push_back(out_msg{&frames[*std::prev(it)].text, {}, true});
+    }
+    do_write();
   }
 
   // Playback: frame i+1 is due (ts[i+1]-ts[i]) / speed after frame i, each wait capped.
@@ -370,6 +402,7 @@ class ws_session final : public ws_connection {
       const auto& f = frames[cursor_];
       if (endpoint_.subscribed(f.channel_id)) {
         matched_in_pass_ = true;
+        seen_[f.channel_id] = true;
         queue_.push_back(out_msg{&f.text, {}, true});
       }
       if (st_->rec->paced && cfg.speed > 0.0 && cursor_ + 1 < frames.size()) {
@@ -441,6 +474,7 @@ class ws_session final : public ws_connection {
   bool timer_armed_ = false;
   bool matched_in_pass_ = false;
   std::size_t cursor_ = 0;
+  std::vector<bool> seen_;  // channels that already got a frame on this connection
   std::uint32_t loops_done_ = 0;
   steady::time_point next_due_{};
 

@@ -11,50 +11,7 @@
 #include <vector>
 
 #include "codec_test_support.hpp"
-
-// g++ 12 inlines these deletes into code whose `new` it takes for the built-in one and warns of a
-// mismatch; both sides are the replacements below (malloc/free).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
-namespace {
-thread_local long allocations = 0;
-}
-
-void* operator new(std::size_t n) {
-  ++allocations;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  return operator new(n);
-}
-// simdjson allocates its buffers with the nothrow forms: count them too (and keep new/delete
-// pairs consistent for ASan).
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  ++allocations;
-  return std::malloc(n == 0 ? 1 : n);
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept {
-  return operator new(n, t);
-}
-void operator delete(void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, const std::nothrow_t&) noexcept {
-  std::free(p);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
+#include "counting_new.hpp"
 
 namespace {
 
@@ -103,26 +60,26 @@ TEST(codec_allocation, decoding_known_instruments_allocates_nothing) {
   const long pushed_warm = sink.count;
   ASSERT_GT(pushed_warm, 90);
 
-  const long before = allocations;
+  const auto before = vrp::test::thread_allocations;
   for (int round = 0; round < 200; ++round) {
     for (const auto& f : frames) c.decode(f.view(), 1, sink);
   }
-  const long during = allocations - before;
-  EXPECT_EQ(during, 0);
+  const auto during = vrp::test::thread_allocations - before;
+  EXPECT_EQ(during, 0U);
   EXPECT_EQ(sink.count, pushed_warm * 201);
 }
 
 TEST(codec_allocation, counter_sees_allocations) {
   // The replacement is active: a std::string past the small-string buffer allocates, and so does
   // a codec (its parser's buffers, allocated inside libsimdjson with nothrow new).
-  long before = allocations;
+  auto before = vrp::test::thread_allocations;
   std::string s(100, 'x');
-  EXPECT_GT(allocations - before, 0);
+  EXPECT_GT(vrp::test::thread_allocations - before, 0U);
   EXPECT_EQ(s.size(), 100U);
   vrp::core::instrument_table table{16};
-  before = allocations;
+  before = vrp::test::thread_allocations;
   codec c{table};
-  EXPECT_GE(allocations - before, 3);
+  EXPECT_GE(vrp::test::thread_allocations - before, 3U);
 }
 
 }  // namespace

@@ -6,37 +6,8 @@
 #include <optional>
 #include <thread>
 
+#include "counting_new.hpp"
 #include "ws_test_support.hpp"
-
-// Counts every operator new per thread (all tests; only deltas on the client's thread are read).
-namespace {
-thread_local std::uint64_t g_allocations = 0;
-}  // namespace
-
-// The replaced delete pairs with this malloc; g++ cannot see that and warns.
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-void* operator new(std::size_t size) {
-  ++g_allocations;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t size) {
-  ++g_allocations;
-  if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
-  throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
 
 namespace vrp::feeds::test {
 namespace {
@@ -53,8 +24,8 @@ struct counting_handler : ws_handler {
   void on_open(ws_session&) override { ++opens; }
   bool on_frame(ws_session&, std::string_view, std::int64_t) override {
     ++frames;
-    if (frames == warm_frame) allocations_at_warm = g_allocations;
-    if (frames == end_frame) allocations_at_end = g_allocations;
+    if (frames == warm_frame) allocations_at_warm = vrp::test::thread_allocations;
+    if (frames == end_frame) allocations_at_end = vrp::test::thread_allocations;
     return true;
   }
   void on_close(ws_session&, close_reason, const std::error_code&) override {}

@@ -7,9 +7,11 @@
 #include <cstdlib>
 #include <new>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "bybit_bars.hpp"
+#include "counting_new.hpp"
 #include "vrp/quant/garch.hpp"
 #include "vrp/quant/garch_live.hpp"
 #include "vrp/quant/har.hpp"
@@ -17,40 +19,13 @@
 #include "vrp/quant/realized.hpp"
 
 namespace {
-thread_local long allocations = 0;
-}
-
-void* operator new(std::size_t n) {
-  ++allocations;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) {
-  return operator new(n);
-}
-void operator delete(void* p) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p) noexcept {
-  std::free(p);
-}
-void operator delete(void* p, std::size_t) noexcept {
-  std::free(p);
-}
-void operator delete[](void* p, std::size_t) noexcept {
-  std::free(p);
-}
-
-namespace {
 
 using namespace vrp::quant;
 
-// Allocations made while running f.
+// Allocations made while running f (as a signed count, for EXPECT_EQ with literals).
 template <class F>
 long allocations_in(F&& f) {
-  const long before = allocations;
-  f();
-  return allocations - before;
+  return static_cast<long>(vrp::test::allocations_in(std::forward<F>(f)));
 }
 
 const std::vector<double>& btc() {

@@ -5,24 +5,12 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "replay/split.hpp"
+
 namespace vrp::feeds::replay {
 namespace {
 
 using json = nlohmann::json;
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  for (;;) {
-    const auto pos = s.find(sep, start);
-    if (pos == std::string_view::npos) {
-      out.push_back(s.substr(start));
-      return out;
-    }
-    out.push_back(s.substr(start, pos - start));
-    start = pos + 1;
-  }
-}
 
 bool one_of(std::string_view s, std::initializer_list<std::string_view> set) {
   return std::find(set.begin(), set.end(), s) != set.end();

@@ -10,26 +10,14 @@
 #include <set>
 #include <sstream>
 
+#include "replay/split.hpp"
+
 namespace vrp::feeds::replay {
 namespace {
 
 using json = nlohmann::json;
 
 constexpr std::size_t max_warnings = 20;
-
-std::vector<std::string_view> split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  std::size_t start = 0;
-  for (;;) {
-    const auto pos = s.find(sep, start);
-    if (pos == std::string_view::npos) {
-      out.push_back(s.substr(start));
-      return out;
-    }
-    out.push_back(s.substr(start, pos - start));
-    start = pos + 1;
-  }
-}
 
 bool is_currency(std::string_view s) {
   if (s.empty() || s.size() > 15) return false;

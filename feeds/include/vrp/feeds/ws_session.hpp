@@ -32,40 +32,40 @@ struct ws_url {
 bool parse_ws_url(std::string_view url, ws_url& out);
 
 struct ws_session_config {
-  std::string url;                      // ws:// or wss://
-  std::string ca_file;                  // empty: the system CA store
+  std::string url;                                     // ws:// or wss://
+  std::string ca_file;                                 // empty: the system CA store
   std::chrono::milliseconds connect_timeout{5'000};    // resolve + TCP connect
   std::chrono::milliseconds handshake_timeout{5'000};  // TLS + WebSocket handshakes
   std::chrono::milliseconds stale_after{15'000};       // no data frame for this long: reconnect
   std::chrono::milliseconds backoff_initial{250};
   std::chrono::milliseconds backoff_max{30'000};
-  double backoff_jitter = 0.2;                         // +- this fraction of the delay
-  std::chrono::milliseconds healthy_after{60'000};     // connected this long: backoff resets
-  std::size_t max_message_bytes = 16U << 20;           // larger frames are an error (counted)
-  std::size_t max_queued_writes = 1'024;               // bounded write queue
-  std::uint64_t jitter_seed = 0;                       // 0: seeded from the clock
+  double backoff_jitter = 0.2;                      // +- this fraction of the delay
+  std::chrono::milliseconds healthy_after{60'000};  // connected this long: backoff resets
+  std::size_t max_message_bytes = 16U << 20;        // larger frames are an error (counted)
+  std::size_t max_queued_writes = 1'024;            // bounded write queue
+  std::uint64_t jitter_seed = 0;                    // 0: seeded from the clock
 };
 
 enum class close_reason : std::uint8_t {
   none,
-  stopped,            // stop() was called
+  stopped,  // stop() was called
   resolve_failed,
   connect_failed,
   connect_timeout,
-  tls_failed,         // includes certificate verification and host-name mismatch
-  handshake_failed,   // WebSocket upgrade refused or timed out
-  read_failed,        // peer closed or the connection broke
+  tls_failed,        // includes certificate verification and host-name mismatch
+  handshake_failed,  // WebSocket upgrade refused or timed out
+  read_failed,       // peer closed or the connection broke
   write_failed,
-  stale,              // watchdog: no data frame for stale_after
+  stale,  // watchdog: no data frame for stale_after
   message_too_big,
-  requested,          // the handler asked for a reconnect
+  requested,  // the handler asked for a reconnect
 };
 std::string_view close_reason_name(close_reason r);
 
 struct ws_session_stats {
-  std::uint64_t connects = 0;        // successful WebSocket handshakes
-  std::uint64_t disconnects = 0;     // connections lost after a successful handshake
-  std::uint64_t failed_attempts = 0; // attempts that never reached the handshake
+  std::uint64_t connects = 0;         // successful WebSocket handshakes
+  std::uint64_t disconnects = 0;      // connections lost after a successful handshake
+  std::uint64_t failed_attempts = 0;  // attempts that never reached the handshake
   std::uint64_t stale_reconnects = 0;
   std::uint64_t frames_in = 0;
   std::uint64_t bytes_in = 0;

@@ -157,11 +157,15 @@ inline reject_reason read_timestamp(od::value& v, std::int64_t& ts_ns) {
   return r;
 }
 
-inline reject_reason read_string(od::value& v, std::string_view& out) {
-  const error_code e = v.get_string().get(out);
+// A simdjson error as a rejection: a value of the wrong JSON type, or a broken document.
+inline reject_reason reject_of(error_code e) {
   if (e == simdjson::SUCCESS) return reject_reason::none;
   if (e == simdjson::INCORRECT_TYPE) return reject_reason::wrong_type;
   return reject_reason::not_json;
+}
+
+inline reject_reason read_string(od::value& v, std::string_view& out) {
+  return reject_of(v.get_string().get(out));
 }
 
 inline bool is_json_error(reject_reason r) {
@@ -418,9 +422,7 @@ reject_reason codec::impl::walk(std::string_view frame) {
 
 reject_reason codec::impl::walk_params(od::value& v, params_state& p) {
   od::object obj;
-  if (const error_code e = v.get_object().get(obj); e != simdjson::SUCCESS) {
-    return e == simdjson::INCORRECT_TYPE ? reject_reason::wrong_type : reject_reason::not_json;
-  }
+  if (const error_code e = v.get_object().get(obj); e != simdjson::SUCCESS) return reject_of(e);
   bool data_deferred = false;
   for (auto fr : obj) {
     if (fr.error() != simdjson::SUCCESS) return reject_reason::not_json;
@@ -498,9 +500,7 @@ reject_reason codec::impl::decode_ticker(std::string_view instrument, od::value&
   core::instrument_id id;
   if (const reject_reason r = intern(instrument, id); r != reject_reason::none) return r;
   od::object obj;
-  if (const error_code e = data.get_object().get(obj); e != simdjson::SUCCESS) {
-    return e == simdjson::INCORRECT_TYPE ? reject_reason::wrong_type : reject_reason::not_json;
-  }
+  if (const error_code e = data.get_object().get(obj); e != simdjson::SUCCESS) return reject_of(e);
   switch (instruments.at(id).kind) {
     case core::instrument_kind::option:
       return decode_option_ticker(id, obj);
@@ -700,9 +700,7 @@ reject_reason codec::impl::decode_perpetual_ticker(core::instrument_id id, od::o
 
 reject_reason codec::impl::decode_markprice(od::value& data) {
   od::array arr;
-  if (const error_code e = data.get_array().get(arr); e != simdjson::SUCCESS) {
-    return e == simdjson::INCORRECT_TYPE ? reject_reason::wrong_type : reject_reason::not_json;
-  }
+  if (const error_code e = data.get_array().get(arr); e != simdjson::SUCCESS) return reject_of(e);
   for (auto er : arr) {
     od::value entry;
     if (std::move(er).get(entry) != simdjson::SUCCESS) return reject_reason::not_json;
@@ -715,9 +713,7 @@ reject_reason codec::impl::decode_markprice(od::value& data) {
 
 reject_reason codec::impl::decode_markprice_entry(od::value& entry) {
   od::object obj;
-  if (const error_code e = entry.get_object().get(obj); e != simdjson::SUCCESS) {
-    return e == simdjson::INCORRECT_TYPE ? reject_reason::wrong_type : reject_reason::not_json;
-  }
+  if (const error_code e = entry.get_object().get(obj); e != simdjson::SUCCESS) return reject_of(e);
   core::option_quote q;
   q.recv_ns = recv_ns;
   q.flags = core::quote_mark_only;
@@ -760,9 +756,7 @@ reject_reason codec::impl::decode_index(std::string_view index_name, od::value& 
   if (const reject_reason r = intern(index_name, id); r != reject_reason::none) return r;
   if (instruments.at(id).kind != core::instrument_kind::index) return reject_reason::bad_instrument;
   od::object obj;
-  if (const error_code e = data.get_object().get(obj); e != simdjson::SUCCESS) {
-    return e == simdjson::INCORRECT_TYPE ? reject_reason::wrong_type : reject_reason::not_json;
-  }
+  if (const error_code e = data.get_object().get(obj); e != simdjson::SUCCESS) return reject_of(e);
   std::int64_t ts_ns = 0;
   double value = core::missing;
   bool has_ts = false;
@@ -803,17 +797,14 @@ reject_reason codec::impl::decode_index(std::string_view index_name, od::value& 
 
 reject_reason codec::impl::decode_platform_state(od::value& data) {
   od::object obj;
-  if (const error_code e = data.get_object().get(obj); e != simdjson::SUCCESS) {
-    return e == simdjson::INCORRECT_TYPE ? reject_reason::wrong_type : reject_reason::not_json;
-  }
+  if (const error_code e = data.get_object().get(obj); e != simdjson::SUCCESS) return reject_of(e);
   for (auto fr : obj) {
     if (fr.error() != simdjson::SUCCESS) return reject_reason::not_json;
     od::field& f = fr.value_unsafe();
     if (!key_ref{f}.is("maintenance")) continue;  // {price_index, locked}: not used by vrp
     bool maintenance = false;
-    if (const error_code e = f.value().get_bool().get(maintenance); e != simdjson::SUCCESS) {
-      return e == simdjson::INCORRECT_TYPE ? reject_reason::wrong_type : reject_reason::not_json;
-    }
+    if (const error_code e = f.value().get_bool().get(maintenance); e != simdjson::SUCCESS)
+      return reject_of(e);
     core::chain_event ev;
     ev.ts_ns = recv_ns;  // the message carries no timestamp
     ev.recv_ns = recv_ns;

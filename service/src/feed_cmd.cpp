@@ -56,9 +56,11 @@ void consume(core::spsc_ring<core::event>& ring, core::ring_doorbell& bell, std:
   constexpr std::size_t batch = 256;
   std::vector<core::event> buffer(batch);
   int idle_rounds = 0;
-  while (!stop.load(std::memory_order_acquire)) {
+  for (;;) {
     const std::size_t n = ring.pop_batch(buffer.data(), batch);
     if (n == 0) {
+      // Stop only once the ring is drained, so the final counts are complete.
+      if (stop.load(std::memory_order_acquire)) break;
       // Spin briefly, then park: on two cores a spinning consumer starves the I/O thread.
       if (++idle_rounds < 64) continue;
       bell.park([&] { return ring.size_approx() == 0 && !stop.load(std::memory_order_acquire); });
@@ -304,9 +306,6 @@ int run_feed(int argc, const char* const* argv) {
   stop_consumer.store(true, std::memory_order_release);
   bell.wake();
   consumer.join();
-  // Drain what the consumer left behind so the final counts are complete.
-  core::event e;
-  while (ring.try_pop(e)) counts.events.fetch_add(1);
 
   json final_line = stats_json(feed.stats(), counts, run_s);
   final_line["final"] = true;

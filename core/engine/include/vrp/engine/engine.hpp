@@ -1,0 +1,76 @@
+#pragma once
+
+// The incremental premium engine (ARCHITECTURE.md §1–4): single-threaded, pure computation, no
+// I/O. Feed events go in one at a time; after each batch publish() returns the new immutable
+// snapshot (or nullptr when nothing changed). The same event sequence (and the same publish/flush
+// calls) gives the same snapshots, bit for bit, when re-estimation runs inline.
+//
+// Work per event is O(1) plus one implied-vol inversion per price side; smiles are refitted at
+// publish() time, only for expiries whose quotes changed, and at most once per
+// `refit_interval_ns` of event time per expiry (changes in between are coalesced into the next
+// fit; flush() fits whatever is still pending).
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vrp/core/events.hpp"
+#include "vrp/core/instruments.hpp"
+#include "vrp/engine/forecaster.hpp"
+#include "vrp/engine/snapshot.hpp"
+
+namespace vrp::engine {
+
+enum class fit_source : std::uint8_t { mark, mid };
+
+struct engine_config {
+  std::vector<std::string> underlyings{"BTC", "ETH"};
+  std::vector<int> tenor_days{1, 7, 14, 30, 60, 90, 180};
+  forecast_config forecast;
+  fit_source fit_on = fit_source::mark;     // which IV the smile is fitted to
+  std::int64_t refit_interval_ns = 100'000'000;  // 100 ms of event time per expiry
+  std::int64_t stale_quote_ns = 300'000'000'000;  // quotes older than 5 min drop out of fits
+  std::int64_t min_expiry_ns = 3'600'000'000'000;  // expiries closer than 1 h are not fitted
+  int min_quotes_per_expiry = 5;             // distinct usable strikes for a fit
+  bool reject_outliers = true;               // SVI outlier pass (svi_fit_options)
+};
+
+class engine {
+ public:
+  // `instruments` is read (never written) for instrument details by id. Throws
+  // std::invalid_argument on an impossible configuration.
+  engine(const engine_config& config, const core::instrument_table& instruments);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  // Warm-up of one configured underlying's forecaster from history bars (startup).
+  quant::status warm_up(std::string_view underlying, std::span<const history_bar> bars);
+
+  // Applies one event. Never throws, never allocates in steady state.
+  void on_event(const core::event& e) noexcept;
+
+  // End of a batch: refits due expiries, recomputes the grids of the underlyings that changed and
+  // returns the new snapshot, or nullptr when no underlying changed.
+  std::shared_ptr<const snapshot> publish();
+
+  // Fits every pending expiry regardless of the refit interval, then publishes (idle moments,
+  // end of a replay).
+  std::shared_ptr<const snapshot> flush();
+
+  std::shared_ptr<const snapshot> latest() const;
+  const engine_stats& stats() const noexcept;
+  const engine_config& config() const noexcept;
+
+  // Tests and shutdown: waits for background re-estimations in flight.
+  void wait_idle();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace vrp::engine

@@ -680,7 +680,11 @@ frame_line price_index_frame(std::string_view currency, std::int64_t ts_ms, doub
   return {ts_ms * ns_per_ms, std::move(f)};
 }
 
-frame_line volatility_index_frame(std::string_view currency, std::int64_t ts_ms, double vol_pct) {
+// `line_ns` is when the replay plays the frame: a daily close is known from its timestamp on, but
+// the replay starts with the first live data so that its clock (public/get_time) reads the time of
+// the live market and not the day before.
+frame_line volatility_index_frame(std::string_view currency, std::int64_t ts_ms, double vol_pct,
+                                  std::int64_t line_ns) {
   const std::string index = lower(currency) + "_usd";
   std::string f;
   begin_notification(f, "deribit_volatility_index." + index);
@@ -688,7 +692,7 @@ frame_line volatility_index_frame(std::string_view currency, std::int64_t ts_ms,
   field(f, "timestamp", ts_ms);
   field(f, "index_name", index);
   f += "}}}";
-  return {ts_ms * ns_per_ms, std::move(f)};
+  return {std::max(ts_ms * ns_per_ms, line_ns), std::move(f)};
 }
 
 void append_instrument(std::string& out, const chain_row& r) {
@@ -1011,8 +1015,11 @@ bool build_recording(const record_options& options, record_summary& summary, std
       return false;
     }
     dvol_day_used[d] = best->day;
+    const currency_state& st = it->second;
+    const std::int64_t live_ns =
+        st.has_bars ? (st.chart.back().open_ms + ms_per_hour) * ns_per_ms : st.first_ns;
     frames.push_back(
-        volatility_index_frame(in.underlying, (best->day + 1) * ms_per_day, best->close));
+        volatility_index_frame(in.underlying, (best->day + 1) * ms_per_day, best->close, live_ns));
     ++summary.dvol_frames;
   }
 

@@ -365,7 +365,7 @@ request_effects deribit_endpoint::handle(std::string_view request, std::int64_t 
     return result(json{{"version", opt_.version}}.dump());
   }
   if (method == "public/get_time") {
-    return result(std::to_string(us_out / 1000));
+    return result(std::to_string(clock_ms_ > 0 ? clock_ms_ : us_out / 1000));
   }
   if (method == "public/get_instruments") {
     const auto currency = param_text(*params, "currency");

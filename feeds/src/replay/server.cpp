@@ -282,6 +282,7 @@ class ws_session final : public ws_connection {
     const std::string_view text(static_cast<const char*>(data.data()), data.size());
     if (!closing_) {
       std::string reply;
+      endpoint_.set_clock_ms(head_ms());
       const auto fx = endpoint_.handle(text, us_in, now_us(), st_->maintenance(), reply);
       enqueue(out_msg{nullptr, std::move(reply), false});
       if (fx.test_answer && awaiting_answer_) {
@@ -335,6 +336,14 @@ class ws_session final : public ws_connection {
     close_pending_ = false;
     ws_.async_close(websocket::close_code::normal,
                     [self = self()](beast::error_code) { self->abort(); });
+  }
+
+  // Recording time at the playback head: the last frame played, or the first one before playback.
+  std::int64_t head_ms() const {
+    const auto& frames = st_->rec->frames;
+    if (frames.empty()) return 0;
+    const std::size_t i = cursor_ == 0 ? 0 : std::min(cursor_, frames.size()) - 1;
+    return frames[i].ts_ns / 1'000'000;
   }
 
   // Like Deribit, whose first message per channel after a subscribe is the current state: a

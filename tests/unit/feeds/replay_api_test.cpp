@@ -148,6 +148,15 @@ TEST(replay_api, responses_carry_the_real_envelope) {
   EXPECT_EQ(call(ep, req).reply["id"], "abc");
 }
 
+TEST(replay_api, get_time_reports_the_playback_clock_when_set) {
+  replay::deribit_endpoint ep(fixture(), {});
+  // Without a playback clock: the wall clock of the reply (usOut in microseconds).
+  EXPECT_EQ(call(ep, request(7, "public/get_time")).reply["result"], 1);
+  // 2025-10-24T23:00:00Z, the recorded market's time at the playback head.
+  ep.set_clock_ms(1'761'346'800'000);
+  EXPECT_EQ(call(ep, request(8, "public/get_time")).reply["result"], 1'761'346'800'000);
+}
+
 TEST(replay_api, get_instruments_answers_by_currency_and_kind) {
   replay::deribit_endpoint ep(fixture(), {});
   const auto real = read_json("protocols/deribit/rpc_get_instruments_BTC.real_2021-07-22.json");

@@ -77,6 +77,11 @@ class deribit_endpoint {
   std::vector<std::string> subscriptions() const;                     // sorted
   int heartbeat_interval_s() const { return heartbeat_interval_s_; }  // 0: off
 
+  // The exchange clock public/get_time reports: the recording time at the session's playback head
+  // (a replay lives in the recorded market's time, so a client that asks for history "up to now"
+  // gets the history that precedes the replayed data). 0: the wall clock.
+  void set_clock_ms(std::int64_t ms) { clock_ms_ = ms; }
+
  private:
   // The channels actually (un)subscribed, in request order without repeats, as a JSON array.
   std::string apply_subscription(const std::vector<std::string>& channels, bool subscribe,
@@ -88,6 +93,7 @@ class deribit_endpoint {
   std::size_t recorded_count_ = 0;
   std::unordered_set<std::string> other_;  // valid channels the recording has no frame for
   int heartbeat_interval_s_ = 0;
+  std::int64_t clock_ms_ = 0;
 };
 
 }  // namespace vrp::feeds::replay

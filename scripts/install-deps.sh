@@ -19,6 +19,8 @@ packages=(
   clang lld libclang-rt-14-dev clang-format clang-tidy
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # promtool (metrics exposition checks) and, later, Prometheus and Alertmanager for the alert tests
+  prometheus
   # libraries (ARCHITECTURE.md §2)
   nlohmann-json3-dev libsimdjson-dev libeigen3-dev libnlopt-dev
   libboost-dev libboost-program-options-dev libssl-dev

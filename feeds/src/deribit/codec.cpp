@@ -179,6 +179,27 @@ inline bool empty_side(double price, double amount) {
 
 }  // namespace
 
+std::string_view channel_kind_name(channel_kind c) {
+  switch (c) {
+    case channel_kind::none:
+    case channel_kind::count_:
+      return "control";
+    case channel_kind::ticker:
+      return "ticker";
+    case channel_kind::markprice:
+      return "markprice";
+    case channel_kind::price_index:
+      return "price_index";
+    case channel_kind::volatility_index:
+      return "volatility_index";
+    case channel_kind::platform_state:
+      return "platform_state";
+    case channel_kind::other:
+      return "other";
+  }
+  return "control";
+}
+
 std::string_view reason_name(reject_reason r) {
   switch (r) {
     case reject_reason::none:
@@ -285,6 +306,9 @@ frame_info codec::impl::decode(std::string_view frame, std::int64_t recv, core::
   stats.bytes += frame.size();
 
   const reject_reason r = walk(frame);
+  const auto ch = static_cast<std::size_t>(r == reject_reason::none ? out.channel : channel_kind::none);
+  ++stats.frames_by_channel[ch];
+  stats.bytes_by_channel[ch] += frame.size();
   if (r != reject_reason::none) {
     out = frame_info{};
     out.kind = frame_kind::malformed;

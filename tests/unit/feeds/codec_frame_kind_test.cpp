@@ -213,3 +213,29 @@ TEST(reason_names, every_reason_has_a_distinct_snake_case_name) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(frame_kind_test, frames_and_bytes_are_counted_per_channel_kind) {
+  const std::string heartbeat = read_text(deribit_dir() + "ws_heartbeat_heartbeat.json");
+  const std::string garbage = "{\"jsonrpc\":";
+  const std::string index =
+      R"({"jsonrpc":"2.0","method":"subscription","params":{"channel":"deribit_price_index.btc_usd",)"
+      R"("data":{"timestamp":1761346800000,"price":110613.5,"index_name":"btc_usd"}}})";
+  decode(c, heartbeat, sink);
+  decode(c, garbage, sink);
+  decode(c, index, sink);
+  decode(c, index, sink);
+  const auto& s = c.stats();
+  const auto at = [](channel_kind k) { return static_cast<std::size_t>(k); };
+  // Heartbeats and malformed frames are control traffic; both index frames are price_index.
+  EXPECT_EQ(s.frames_by_channel[at(channel_kind::none)], 2U);
+  EXPECT_EQ(s.bytes_by_channel[at(channel_kind::none)], heartbeat.size() + garbage.size());
+  EXPECT_EQ(s.frames_by_channel[at(channel_kind::price_index)], 2U);
+  EXPECT_EQ(s.bytes_by_channel[at(channel_kind::price_index)], 2 * index.size());
+  EXPECT_EQ(s.frames_by_channel[at(channel_kind::ticker)], 0U);
+  EXPECT_EQ(channel_kind_name(channel_kind::none), "control");
+  EXPECT_EQ(channel_kind_name(channel_kind::price_index), "price_index");
+}
+
+}  // namespace

@@ -50,7 +50,10 @@ enum class channel_kind : std::uint8_t {
   volatility_index,  // deribit_volatility_index.{index}
   platform_state,    // platform_state
   other,             // a channel vrp does not decode (book, trades...): counted, ignored
+  count_,
 };
+// Metric label of a channel kind; `none` (responses, heartbeats, malformed frames) is "control".
+std::string_view channel_kind_name(channel_kind c);
 
 // Why a frame or one entry of it was rejected. Every value is a metric label (reason_name).
 enum class reject_reason : std::uint8_t {
@@ -86,6 +89,9 @@ struct codec_stats {
   std::uint64_t bytes = 0;
   std::uint64_t events = 0;
   std::uint64_t ignored_channel = 0;  // subscription frames of channel_kind::other
+  // Frames and bytes per channel kind (index: channel_kind), for the per-channel metrics.
+  std::uint64_t frames_by_channel[static_cast<std::size_t>(channel_kind::count_)] = {};
+  std::uint64_t bytes_by_channel[static_cast<std::size_t>(channel_kind::count_)] = {};
   std::uint64_t rejected[static_cast<std::size_t>(reject_reason::count_)] = {};
 };
 

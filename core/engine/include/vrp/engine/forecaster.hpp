@@ -61,6 +61,10 @@ class forecaster {
 
   std::uint64_t bars() const noexcept;
   std::uint64_t ignored_prices() const noexcept;
+  // History bars skipped by warm_up (invalid close, off the bar grid, not ascending).
+  std::uint64_t skipped_history_bars() const noexcept;
+  // Returns across empty bars, dropped (quant::bar_log_returns' gap policy), warm-up and live.
+  std::uint64_t dropped_gaps() const noexcept;
 
   // Tests and shutdown: waits for a background re-estimation in flight.
   void wait_idle();

@@ -9,6 +9,21 @@
 // publish() time, only for expiries whose quotes changed, and at most once per
 // `refit_interval_ns` of event time per expiry (changes in between are coalesced into the next
 // fit; flush() fits whatever is still pending).
+//
+// Choices (details in engine.cpp):
+// - Time is event time, never the wall clock: the snapshot's ts_ns is the newest event timestamp
+//   seen; each underlying keeps its own clock (the newest timestamp of its own events), which
+//   sets its t_years, its staleness limit and its refit interval, so one chain collected later
+//   than another does not age it.
+// - Each quote's IVs are computed when it arrives, at its own timestamp, against its own
+//   underlying_price (else the expiry's forward; quotes without either wait for a forward).
+// - A smile is fitted on the out-of-the-money quotes with status ok (puts below F, calls at or
+//   above), on mark or mid IV, weighted by 1 / max(ask IV - bid IV, 1 vol point)^2 (10 vol
+//   points of width when a side has no IV).
+// - Bucket width_vol: ask IV - bid IV of the quote nearest the bucket's strike (log distance,
+//   the out-of-the-money side on a tie) in the fitted expiry nearest the tenor.
+// - Tenor mfiv: total model-free variance linear in time between the bracketing expiries, flat
+//   vol outside (extrapolated = true).
 
 #include <cstdint>
 #include <memory>

@@ -69,6 +69,9 @@ struct expiry_view {
   forward_source forward_from = forward_source::none;
   bool fitted = false;  // svi holds an admissible fit of this expiry
   quant::status fit_status = quant::status::insufficient_data;
+  // Static string: "" when fitted, else why not ("too_close_to_expiry", "no_forward",
+  // "too_few_quotes", "fit_failed").
+  std::string_view fit_reason = "not_fitted";
   quant::svi_params svi;
   double rmse_vol = nan;
   bool butterfly_free = false;
@@ -174,6 +177,7 @@ struct engine_stats {
   std::uint64_t bars_closed = 0;
   std::uint64_t snapshots = 0;
   std::uint64_t iv_failures = 0;  // quotes whose inversion did not give a vol (any side)
+  std::uint64_t events_ignored = 0;  // other events of unknown/unconfigured instruments or garbage
 };
 
 struct snapshot {

@@ -2,7 +2,9 @@
 #include <string_view>
 #include <vector>
 
+#include "ctl_client.hpp"
 #include "vrp/service/calc.hpp"
+#include "vrp/service/engine_cmd.hpp"
 #include "vrp/service/feed_cmd.hpp"
 #include "vrp/service/record.hpp"
 
@@ -14,7 +16,11 @@ constexpr std::string_view usage =
     "                     [--bars UNDERLYING=CSV[.gz] ...] [--dvol UNDERLYING=CSV ...]\n"
     "                     [--history-days N]   (replay recording for vrp-replayd)\n"
     "       vrpctl feed [--url URL] [--currencies BTC,ETH] [--duration S] ...\n"
-    "                     (run the Deribit feed, print its counters; --help for all options)\n";
+    "                     (run the Deribit feed, print its counters; --help for all options)\n"
+    "       vrpctl get premium|surface|forecast --underlying BTC [--url http://127.0.0.1:8080]\n"
+    "                     [--raw]   (one vrpd API answer as a table, or the JSON with --raw)\n"
+    "       vrpctl watch [--url URL] [--channels premium.BTC,premium.ETH] [--count N]\n"
+    "                     (one row per stream update until N updates or SIGINT)\n";
 
 }  // namespace
 
@@ -29,6 +35,9 @@ int main(int argc, char** argv) {
     return vrp::service::run_record(args, std::cout, std::cerr);
   }
   if (command == "feed") return vrp::service::run_feed(argc - 1, argv + 1);
+  if (command == "engine") return vrp::service::run_engine(argc - 1, argv + 1);
+  if (command == "get") return vrp::service::run_get(argc - 1, argv + 1);
+  if (command == "watch") return vrp::service::run_watch(argc - 1, argv + 1);
   std::cerr << usage;
   return 2;
 }

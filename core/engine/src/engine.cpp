@@ -390,8 +390,8 @@ struct engine::impl {
       return;
     }
     option_slot& s = book[static_cast<std::size_t>(entry->slot)];
-    underlying_state& u = *underlyings[static_cast<std::size_t>(s.underlying)];
-    if (c.ts_ns > 0) advance(u, c.ts_ns, c.recv_ns);
+    // Chain events carry the feed's local clock (when discovery saw the change), not the venue's:
+    // only market data moves the engine's clock, so a replay of another day stays in its day.
     if (c.change == core::chain_change::expired) {
       s.settled = true;
       s.expiry->dirty = true;

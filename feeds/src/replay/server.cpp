@@ -244,6 +244,7 @@ class ws_session final : public ws_connection {
   json status() const override {
     return json{{"subscriptions", endpoint_.subscription_count()},
                 {"frames_sent", frames_sent_},
+                {"playback_done", done_},
                 {"heartbeat",
                  {{"interval", endpoint_.heartbeat_interval_s()},
                   {"test_requests", test_requests_},

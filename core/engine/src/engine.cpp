@@ -106,6 +106,11 @@ struct engine::impl {
   std::int64_t now_ns = 0;
   std::uint64_t seq = 0;
   std::shared_ptr<const snapshot> latest;
+  struct due_fit {
+    expiry_state* e;
+    std::size_t underlying;
+  };
+  std::vector<due_fit> due;  // scratch of do_publish (grows to the number of expiries once)
 
   // Scratch of the fits, sized to the largest expiry seen (grown on first sight only).
   std::vector<double> fit_strikes, fit_ivs, fit_weights;
@@ -127,6 +132,8 @@ struct engine::impl {
       throw std::invalid_argument("engine: negative interval");
     if (config.min_quotes_per_expiry < 5)
       throw std::invalid_argument("engine: min_quotes_per_expiry must be at least 5 (SVI)");
+    if (config.max_refits_per_publish < 1)
+      throw std::invalid_argument("engine: max_refits_per_publish must be at least 1");
     for (const auto& name : config.underlyings) {
       auto u = std::make_unique<underlying_state>();
       for (char ch : name) u->name += upper(ch);
@@ -789,10 +796,10 @@ struct engine::impl {
   }
 
   std::shared_ptr<const snapshot> do_publish(bool force) {
-    bool any = false;
-    for (auto& up : underlyings) {
-      underlying_state& u = *up;
-      bool refitted = false;
+    // Due expiries: changed (or aged) and not fitted within the refit interval.
+    due.clear();
+    for (std::size_t ui = 0; ui < underlyings.size(); ++ui) {
+      underlying_state& u = *underlyings[ui];
       for (auto& ep : u.expiries) {
         expiry_state& e = *ep;
         // A fitted expiry whose quotes went stale or whose time ran out is refitted (and drops
@@ -803,12 +810,34 @@ struct engine::impl {
                                static_cast<double>(config.min_expiry_ns));
         if (!e.dirty && !aged) continue;
         if (!force && e.attempted && u.now_ns - e.last_fit_ns < config.refit_interval_ns) continue;
-        refit(u, e);
-        refitted = true;
+        due.push_back({&e, ui});
       }
-      if (refitted) {
+    }
+    std::size_t budget = due.size();
+    if (!force) {
+      budget = std::min(budget, static_cast<std::size_t>(config.max_refits_per_publish));
+      // Longest-waiting first; ties by expiry then underlying, so the order is deterministic.
+      std::partial_sort(due.begin(), due.begin() + static_cast<std::ptrdiff_t>(budget), due.end(),
+                        [](const due_fit& a, const due_fit& b) {
+                          if (a.e->last_fit_ns != b.e->last_fit_ns)
+                            return a.e->last_fit_ns < b.e->last_fit_ns;
+                          if (a.e->expiry_ms != b.e->expiry_ms)
+                            return a.e->expiry_ms < b.e->expiry_ms;
+                          return a.underlying < b.underlying;
+                        });
+    }
+    for (std::size_t i = 0; i < budget; ++i) {
+      underlying_state& u = *underlyings[due[i].underlying];
+      refit(u, *due[i].e);
+      u.refitted = true;
+    }
+    bool any = false;
+    for (auto& up : underlyings) {
+      underlying_state& u = *up;
+      if (u.refitted) {
         update_calendar(u);
         u.changed = true;
+        u.refitted = false;
       }
       if (u.forecast_dirty) {
         auto fv = std::make_shared<forecast_view>();

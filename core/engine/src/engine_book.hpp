@@ -88,6 +88,7 @@ struct underlying_state {
 
   std::int64_t now_ns = 0;   // newest event timestamp of this underlying
   std::int64_t recv_ns = 0;  // newest receive time of this underlying's events
+  bool refitted = false;     // an expiry was refitted in the current publish
   double index_price = nan;
   std::int64_t index_ts_ns = 0;
   double dvol = nan;

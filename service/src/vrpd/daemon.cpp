@@ -1,5 +1,6 @@
 #include "vrpd/daemon.hpp"
 
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -89,6 +90,9 @@ std::string chart_resolution(std::chrono::seconds bar) {
 // Warm-up of every forecaster from the venue's history (the replay's in the demo). History ends at
 // the venue's clock (public/get_time), so a replay serves the bars that precede its data. A
 // failure leaves that forecaster cold: its premium stays unavailable until enough live bars close.
+constexpr int warm_up_attempts = 30;  // one a second
+
+// Until the signal handlers are installed (after warm-up), SIGINT/SIGTERM end the process at once.
 void warm_up(engine::engine& eng, const config::config& c) {
   const auto& d = c.deribit;
   const std::string resolution = chart_resolution(c.forecast.bar);
@@ -99,10 +103,18 @@ void warm_up(engine::engine& eng, const config::config& c) {
         c.forecast.bar.count());
     return;
   }
-  const auto now = deribit::fetch_server_time(d.url, d.ca_file, d.connect_timeout_ms * 2);
-  if (!now.error.empty()) {
-    spdlog::warn("event=warm_up_failed reason=\"get_time: {}\"", now.error);
-    return;
+  // The venue may still be starting (or briefly unreachable): retry for a while, then start cold
+  // rather than never.
+  deribit::server_time_result now;
+  for (int attempt = 1;; ++attempt) {
+    now = deribit::fetch_server_time(d.url, d.ca_file, d.connect_timeout_ms * 2);
+    if (now.error.empty()) break;
+    if (attempt >= warm_up_attempts) {
+      spdlog::warn("event=warm_up_failed attempts={} reason=\"get_time: {}\"", attempt, now.error);
+      return;
+    }
+    if (attempt == 1) spdlog::info("event=warm_up_retry reason=\"get_time: {}\"", now.error);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   for (const auto& u : c.engine.underlyings) {
     deribit::history_request r;
@@ -214,6 +226,8 @@ class engine_loop {
 }  // namespace
 
 int run_daemon(const config::config& c) {
+  // stdout carries only the {"listening":...} line that scripts read; the log goes to stderr.
+  spdlog::set_default_logger(spdlog::stderr_logger_mt("vrpd"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
   spdlog::set_level(static_cast<spdlog::level::level_enum>(c.service.log_level));
   spdlog::info("event=start {}", config::describe(c));

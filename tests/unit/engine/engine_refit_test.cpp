@@ -70,6 +70,49 @@ TEST(engine_refit, quotes_within_the_interval_coalesce_into_one_fit_and_flush_fi
   EXPECT_EQ(eng.stats().smile_fits, 3u);
 }
 
+TEST(engine_refit, fits_per_publish_are_capped_and_the_longest_waiting_expiry_goes_first) {
+  chain ch;
+  const std::int64_t exp_a = expiry_after(30), exp_b = expiry_after(60), exp_c = expiry_after(90);
+  std::vector<core::instrument_id> ids;
+  for (auto exp : {exp_a, exp_b, exp_c})
+    for (auto id : add_expiry(ch, "BTC", exp, btc_forward)) ids.push_back(id);
+  auto cfg = small_config();
+  cfg.max_refits_per_publish = 1;
+  engine::engine eng(cfg, ch.table);
+  for (auto id : ids) eng.on_event(smile_quote(ch.table, id, t0_ns, btc_forward));
+  // Three expiries are due; each publish fits one, nearest expiry first among equals.
+  const auto fitted = [](const engine::snapshot& s) {
+    std::vector<std::int64_t> out;
+    for (const auto& e : s.find("BTC")->expiries)
+      if (e->fitted) out.push_back(e->expiry_ms);
+    return out;
+  };
+  auto s1 = eng.publish();
+  ASSERT_NE(s1, nullptr);
+  EXPECT_EQ(eng.stats().smile_fits, 1u);
+  EXPECT_EQ(fitted(*s1), (std::vector<std::int64_t>{exp_a}));
+  auto s2 = eng.publish();
+  ASSERT_NE(s2, nullptr);
+  EXPECT_EQ(fitted(*s2), (std::vector<std::int64_t>{exp_a, exp_b}));
+  auto s3 = eng.publish();
+  ASSERT_NE(s3, nullptr);
+  EXPECT_EQ(fitted(*s3), (std::vector<std::int64_t>{exp_a, exp_b, exp_c}));
+  EXPECT_EQ(eng.stats().smile_fits, 3u);
+  EXPECT_EQ(eng.publish(), nullptr);
+
+  // After the interval all three change again: the one fitted longest ago (exp_a) goes first.
+  for (auto id : ids)
+    eng.on_event(smile_quote(ch.table, id, t0_ns + 200 * ms, btc_forward * 1.001));
+  auto s4 = eng.publish();
+  ASSERT_NE(s4, nullptr);
+  EXPECT_EQ(eng.stats().smile_fits, 4u);
+  EXPECT_EQ(s4->find("BTC")->expiries[0]->fitted_at_ns, t0_ns + 200 * ms);
+  EXPECT_EQ(s4->find("BTC")->expiries[1]->fitted_at_ns, t0_ns);
+  // flush has no cap.
+  ASSERT_NE(eng.flush(), nullptr);
+  EXPECT_EQ(eng.stats().smile_fits, 6u);
+}
+
 TEST(engine_refit, unchanged_underlyings_and_expiries_are_shared_with_the_previous_snapshot) {
   chain ch;
   const std::int64_t exp_a = expiry_after(30);

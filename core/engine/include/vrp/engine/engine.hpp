@@ -45,12 +45,16 @@ struct engine_config {
   std::vector<std::string> underlyings{"BTC", "ETH"};
   std::vector<int> tenor_days{1, 7, 14, 30, 60, 90, 180};
   forecast_config forecast;
-  fit_source fit_on = fit_source::mark;     // which IV the smile is fitted to
-  std::int64_t refit_interval_ns = 100'000'000;  // 100 ms of event time per expiry
-  std::int64_t stale_quote_ns = 300'000'000'000;  // quotes older than 5 min drop out of fits
+  fit_source fit_on = fit_source::mark;            // which IV the smile is fitted to
+  std::int64_t refit_interval_ns = 100'000'000;    // 100 ms of event time per expiry
+  std::int64_t stale_quote_ns = 300'000'000'000;   // quotes older than 5 min drop out of fits
   std::int64_t min_expiry_ns = 3'600'000'000'000;  // expiries closer than 1 h are not fitted
-  int min_quotes_per_expiry = 5;             // distinct usable strikes for a fit
-  bool reject_outliers = true;               // SVI outlier pass (svi_fit_options)
+  int min_quotes_per_expiry = 5;                   // distinct usable strikes for a fit
+  bool reject_outliers = true;                     // SVI outlier pass (svi_fit_options)
+  // Smile fits per publish() (flush() has no limit): the due expiries fitted longest ago go
+  // first and the rest wait for the next batch, so no batch pays for a burst of fits (this bounds
+  // the tick-to-publish latency; a count, not a time budget, keeps the engine deterministic).
+  int max_refits_per_publish = 1;
 };
 
 class engine {

@@ -33,6 +33,8 @@
 #include <string_view>
 #include <vector>
 
+#include "cli_util.hpp"
+
 namespace vrp::service {
 namespace {
 
@@ -307,15 +309,6 @@ std::string http_error_text(const http_answer& a) {
 }
 
 // --- watch ---------------------------------------------------------------------------------------
-
-std::vector<std::string> split_csv(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 
 class watcher {
  public:

@@ -26,7 +26,6 @@ std::string format_forecast(const nlohmann::json& forecast);
 // time (UTC), channel, seq, a gap marker when seq jumped past previous_seq + 1 (updates were
 // conflated), and atm iv, rv forecast and premium of the 7, 30 and 90 day tenors.
 std::string format_watch_header();
-std::string format_watch_row(const nlohmann::json& frame,
-                             std::optional<std::int64_t> previous_seq);
+std::string format_watch_row(const nlohmann::json& frame, std::optional<std::int64_t> previous_seq);
 
 }  // namespace vrp::service

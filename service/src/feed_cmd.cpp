@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "cli_util.hpp"
 #include "vrp/core/event_ring.hpp"
 #include "vrp/core/instruments.hpp"
 #include "vrp/core/spsc_ring.hpp"
@@ -29,15 +30,6 @@ namespace {
 namespace po = boost::program_options;
 using nlohmann::json;
 using steady = std::chrono::steady_clock;
-
-std::vector<std::string> split_csv(const std::string& text) {
-  std::vector<std::string> out;
-  std::stringstream in(text);
-  for (std::string item; std::getline(in, item, ',');) {
-    if (!item.empty()) out.push_back(item);
-  }
-  return out;
-}
 
 // Events counted by the consumer thread (the stand-in for the engine).
 struct consumer_counts {

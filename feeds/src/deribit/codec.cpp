@@ -306,7 +306,8 @@ frame_info codec::impl::decode(std::string_view frame, std::int64_t recv, core::
   stats.bytes += frame.size();
 
   const reject_reason r = walk(frame);
-  const auto ch = static_cast<std::size_t>(r == reject_reason::none ? out.channel : channel_kind::none);
+  const auto ch =
+      static_cast<std::size_t>(r == reject_reason::none ? out.channel : channel_kind::none);
   ++stats.frames_by_channel[ch];
   stats.bytes_by_channel[ch] += frame.size();
   if (r != reject_reason::none) {

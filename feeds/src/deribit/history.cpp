@@ -24,6 +24,8 @@
 #include <string_view>
 #include <utility>
 
+#include "vrp/feeds/ws_session.hpp"
+
 namespace vrp::feeds::deribit {
 
 namespace {
@@ -41,69 +43,16 @@ constexpr const char* user_agent = "vrp-feeds/0.1";
 // A 5,000-bar answer is about 0.5 MB; leave room for far larger chunks.
 constexpr std::size_t max_frame_bytes = 64U << 20;
 
-struct endpoint_url {
-  bool tls = false;
-  std::string host;
-  std::string port;
-  std::string target;
-};
+using endpoint_url = ws_url;
 
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-bool starts_with_ci(std::string_view s, std::string_view prefix) {
-  if (s.size() < prefix.size()) return false;
-  for (std::size_t i = 0; i < prefix.size(); ++i) {
-    const char c = (s[i] >= 'A' && s[i] <= 'Z') ? static_cast<char>(s[i] - 'A' + 'a') : s[i];
-    if (c != prefix[i]) return false;
-  }
-  return true;
-}
-
-// ws://host[:port]/path or wss://...; IPv6 literals in brackets. No user info, no fragment.
+// The session's URL rules (vrp/feeds/ws_session.hpp): ws://host[:port]/path or wss://...
 std::optional<endpoint_url> parse_endpoint(std::string_view url) {
   endpoint_url out;
-  if (starts_with_ci(url, "wss://")) {
-    out.tls = true;
-    url.remove_prefix(6);
-  } else if (starts_with_ci(url, "ws://")) {
-    url.remove_prefix(5);
-  } else {
-    return std::nullopt;
-  }
-  const std::size_t path_at = url.find_first_of("/?#");
-  const std::string_view authority = url.substr(0, path_at);
-  std::string_view target = path_at == std::string_view::npos ? "" : url.substr(path_at);
-  target = target.substr(0, target.find('#'));
-  if (authority.empty() || authority.find('@') != std::string_view::npos) return std::nullopt;
-  std::string_view host = authority;
-  std::string_view port;
-  if (authority.front() == '[') {
-    const std::size_t close = authority.find(']');
-    if (close == std::string_view::npos || close == 1) return std::nullopt;
-    host = authority.substr(1, close - 1);
-    const std::string_view rest = authority.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return std::nullopt;
-      port = rest.substr(1);
-      if (port.empty()) return std::nullopt;
-    }
-  } else if (const std::size_t colon = authority.find(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-    if (port.empty()) return std::nullopt;
-  }
-  if (host.empty()) return std::nullopt;
-  if (!port.empty() && (!all_digits(port) || port.size() > 5 || std::stoi(std::string(port)) < 1 ||
-                        std::stoi(std::string(port)) > 65535)) {
-    return std::nullopt;
-  }
-  out.host = std::string(host);
-  out.port = port.empty() ? (out.tls ? "443" : "80") : std::string(port);
-  out.target = target.empty()
-                   ? "/"
-                   : (target.front() == '?' ? "/" + std::string(target) : std::string(target));
+  if (!parse_ws_url(url, out)) return std::nullopt;
   return out;
 }
 

@@ -33,6 +33,28 @@ constexpr std::size_t history_max_limit = 10'000;
 constexpr std::size_t linger_max_bytes = 64 * 1024;
 constexpr auto linger_time = std::chrono::seconds(2);
 
+// What a closing connection still reads from its client.
+struct linger_drain {
+  std::array<char, 2048> buffer{};
+  std::size_t drained = 0;
+};
+
+// Reads and discards what the client still sends (up to linger_max_bytes, until the stream's
+// deadline), then closes: the client reads our error response instead of a connection reset.
+// `owner` keeps the connection (and so `stream` and `d`) alive until the last read completes.
+void drain_then_close(beast::tcp_stream& stream, linger_drain& d, std::shared_ptr<void> owner) {
+  stream.async_read_some(asio::buffer(d.buffer), [&stream, &d, owner = std::move(owner)](
+                                                     beast::error_code ec, std::size_t n) mutable {
+    d.drained += n;
+    if (ec || d.drained > linger_max_bytes) {
+      beast::error_code ignored;
+      stream.socket().close(ignored);
+      return;
+    }
+    drain_then_close(stream, d, std::move(owner));
+  });
+}
+
 endpoint_id classify(std::string_view path) {
   if (path == "/healthz") return endpoint_id::healthz;
   if (path == "/readyz") return endpoint_id::readyz;
@@ -263,14 +285,7 @@ class refusal : public std::enable_shared_from_this<refusal> {
   }
 
  private:
-  void do_drain() {
-    stream_.async_read_some(asio::buffer(drain_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              self->drained_ += n;
-                              if (ec || self->drained_ > linger_max_bytes) return self->close();
-                              self->do_drain();
-                            });
-  }
+  void do_drain() { drain_then_close(stream_, drain_, shared_from_this()); }
 
   void close() {
     beast::error_code ec;
@@ -280,8 +295,7 @@ class refusal : public std::enable_shared_from_this<refusal> {
   std::shared_ptr<server_state> st_;
   beast::tcp_stream stream_;
   http::response<http::string_body> res_;
-  std::array<char, 2048> drain_{};
-  std::size_t drained_ = 0;
+  linger_drain drain_;
 };
 
 class http_session final : public server_connection,
@@ -571,14 +585,7 @@ class http_session final : public server_connection,
     do_drain();
   }
 
-  void do_drain() {
-    stream_.async_read_some(asio::buffer(drain_),
-                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                              self->drained_ += n;
-                              if (ec || self->drained_ > linger_max_bytes) return self->close();
-                              self->do_drain();
-                            });
-  }
+  void do_drain() { drain_then_close(stream_, drain_, shared_from_this()); }
 
   void close() {
     beast::error_code ec;
@@ -592,8 +599,7 @@ class http_session final : public server_connection,
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> res_;
   std::string body_;
-  std::array<char, 2048> drain_{};
-  std::size_t drained_ = 0;
+  linger_drain drain_;
   endpoint_id endpoint_ = endpoint_id::other;
   unsigned version_ = 11;
   bool keep_alive_ = true;

@@ -133,29 +133,20 @@ class out_json {
   out_json(const out_json&) = delete;
   out_json& operator=(const out_json&) = delete;
 
-  out_json& begin_object() {
+  out_json& begin_object() { return open('{'); }
+  out_json& end_object() { return close('}'); }
+  out_json& begin_array() { return open('['); }
+  out_json& end_array() { return close(']'); }
+  out_json& open(char bracket) {
     room(2);
     separator();
-    *cur_++ = '{';
+    *cur_++ = bracket;
     comma_ = false;
     return *this;
   }
-  out_json& end_object() {
+  out_json& close(char bracket) {
     room(1);
-    *cur_++ = '}';
-    comma_ = true;
-    return *this;
-  }
-  out_json& begin_array() {
-    room(2);
-    separator();
-    *cur_++ = '[';
-    comma_ = false;
-    return *this;
-  }
-  out_json& end_array() {
-    room(1);
-    *cur_++ = ']';
+    *cur_++ = bracket;
     comma_ = true;
     return *this;
   }

@@ -30,10 +30,10 @@ struct forecast_config {
   quant::garch_spec spec{quant::garch_model::gjr, quant::garch_dist::normal,
                          quant::garch_mean::zero};
   premium_model use = premium_model::garch_family;  // which model feeds the premium
-  std::size_t window = 17'520;    // returns per (re-)estimation
-  std::size_t refit_every = 24;   // bars between re-estimations
-  std::size_t min_points = 1'000;  // fewest returns for a GARCH fit
-  bool background_refit = true;   // false: re-estimate inline (deterministic, for tests)
+  std::size_t window = 17'520;                      // returns per (re-)estimation
+  std::size_t refit_every = 24;                     // bars between re-estimations
+  std::size_t min_points = 1'000;                   // fewest returns for a GARCH fit
+  bool background_refit = true;  // false: re-estimate inline (deterministic, for tests)
 };
 
 class forecaster {

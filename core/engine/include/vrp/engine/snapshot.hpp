@@ -80,7 +80,7 @@ struct expiry_view {
   int points_rejected = 0;
   double mfiv = nan;  // model-free implied vol of this expiry (Cboe method on bid/ask, USD)
   quant::status mfiv_status = quant::status::insufficient_data;
-  std::int64_t fitted_at_ns = 0;  // engine time of the fit
+  std::int64_t fitted_at_ns = 0;   // engine time of the fit
   std::vector<quote_view> quotes;  // ascending strike, calls before puts at one strike
 };
 
@@ -100,13 +100,13 @@ struct bucket_cell {
 struct tenor_row {
   int days = 0;
   double t_years = 0;
-  bool available = false;    // every field below is a number (else NaN and `reason` says why)
-  std::string_view reason;   // static string: "" when available, else e.g. "no_surface"
+  bool available = false;     // every field below is a number (else NaN and `reason` says why)
+  std::string_view reason;    // static string: "" when available, else e.g. "no_surface"
   bool extrapolated = false;  // outside the fitted expiries' range
   double forward = nan;
   double basis_annual = nan;  // ln(F_t / index) / t: the carry implied by the option forwards
   double atm_iv = nan;
-  double mfiv = nan;  // model-free implied vol at this tenor (variance interpolated in time)
+  double mfiv = nan;         // model-free implied vol at this tenor (variance interpolated in time)
   double rv_forecast = nan;  // forecast realized vol averaged over [now, now + days], annualized
   double premium_vol = nan;  // atm_iv - rv_forecast (exactly)
   double premium_var = nan;  // mfiv^2 - rv_forecast^2 (exactly)
@@ -127,36 +127,36 @@ struct forecast_view {
   quant::garch_spec spec;
   quant::garch_params params;  // of the GARCH-family model (NaN-free only when ready)
   double persistence = nan;
-  double long_run_vol = nan;  // annualized
+  double long_run_vol = nan;     // annualized
   double conditional_vol = nan;  // annualized vol of the next bar
   // HAR-RV on daily realized variance from the same bars.
   bool har_ready = false;
   double har_beta0 = nan, har_beta_d = nan, har_beta_w = nan, har_beta_m = nan;
-  std::vector<forecast_point> term;      // the model the premium uses, at the tenor grid
+  std::vector<forecast_point> term;        // the model the premium uses, at the tenor grid
   std::vector<forecast_point> garch_term;  // GARCH family at the tenor grid (NaN when not ready)
   std::vector<forecast_point> har_term;    // HAR at the tenor grid (NaN when not ready)
-  std::int64_t bar_ns = 0;               // bar length
-  std::uint64_t bars = 0;                // bars absorbed (warm-up + live)
+  std::int64_t bar_ns = 0;                 // bar length
+  std::uint64_t bars = 0;                  // bars absorbed (warm-up + live)
   std::int64_t last_bar_close_ns = 0;
-  std::int64_t last_refit_ns = 0;        // engine time at which parameters last changed
+  std::int64_t last_refit_ns = 0;  // engine time at which parameters last changed
   std::uint64_t refits = 0;
   double realized_vol_24h = nan;  // annualized close-to-close vol of the last 24 bars
 };
 
 struct underlying_snapshot {
-  std::string underlying;  // "BTC"
-  std::uint64_t seq = 0;   // increases by one each time this underlying's snapshot changes
-  std::int64_t ts_ns = 0;  // engine time (newest event timestamp applied)
+  std::string underlying;    // "BTC"
+  std::uint64_t seq = 0;     // increases by one each time this underlying's snapshot changes
+  std::int64_t ts_ns = 0;    // engine time (newest event timestamp applied)
   std::int64_t recv_ns = 0;  // local receive time of the newest event applied (for latency)
   bool complete = false;     // index, a fitted surface and a forecast: every tenor can be priced
   double index_price = nan;
   std::int64_t index_ts_ns = 0;
-  double dvol = nan;  // the venue's volatility index (decimal), for cross-checks
+  double dvol = nan;            // the venue's volatility index (decimal), for cross-checks
   double funding_annual = nan;  // perpetual funding (8h rate x 3 x 365)
   double perp_basis = nan;      // perpetual mark / index - 1
   std::int64_t funding_ts_ns = 0;
   std::vector<std::shared_ptr<const expiry_view>> expiries;  // ascending expiry
-  std::vector<tenor_row> tenors;                              // the configured tenor grid
+  std::vector<tenor_row> tenors;                             // the configured tenor grid
   std::shared_ptr<const forecast_view> forecast;
   int quotes_total = 0;
   int quotes_usable = 0;
@@ -166,7 +166,8 @@ struct underlying_snapshot {
 struct engine_stats {
   std::uint64_t events = 0;
   std::uint64_t quotes = 0;
-  std::uint64_t quotes_ignored = 0;  // instrument unknown, not an option or underlying not configured
+  std::uint64_t quotes_ignored =
+      0;  // instrument unknown, not an option or underlying not configured
   std::uint64_t index_ticks = 0;
   std::uint64_t funding_ticks = 0;
   std::uint64_t dvol_ticks = 0;
@@ -176,7 +177,7 @@ struct engine_stats {
   double last_fit_rmse_vol = nan;
   std::uint64_t bars_closed = 0;
   std::uint64_t snapshots = 0;
-  std::uint64_t iv_failures = 0;  // quotes whose inversion did not give a vol (any side)
+  std::uint64_t iv_failures = 0;     // quotes whose inversion did not give a vol (any side)
   std::uint64_t events_ignored = 0;  // other events of unknown/unconfigured instruments or garbage
 };
 

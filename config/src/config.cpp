@@ -622,10 +622,11 @@ std::vector<std::string> read_codes(const table_reader& r, std::string_view key,
 }
 
 void read_engine(const table_reader& root, engine_section& e) {
-  const table_reader r(root.at(), root.table("engine"), "engine",
-                       {"underlyings", "tenors_days", "buckets", "fit_on", "refit_interval_ms",
-                        "stale_quote_s", "min_expiry_hours", "min_quotes_per_expiry",
-                        "reject_outliers", "ring_capacity", "wait", "spin_us"});
+  const table_reader r(
+      root.at(), root.table("engine"), "engine",
+      {"underlyings", "tenors_days", "buckets", "fit_on", "refit_interval_ms", "stale_quote_s",
+       "min_expiry_hours", "min_quotes_per_expiry", "max_refits_per_publish", "reject_outliers",
+       "ring_capacity", "wait", "spin_us"});
   e.underlyings = read_codes(r, "underlyings", e.underlyings, "underlyings such as \"BTC\"");
 
   if (const toml::array* arr = r.array("tenors_days")) {
@@ -686,6 +687,8 @@ void read_engine(const table_reader& root, engine_section& e) {
   e.min_quotes_per_expiry =
       static_cast<int>(r.integer("min_quotes_per_expiry", 5, 5, 10'000,
                                  "at least 5 quotes (an SVI fit has 5 parameters), at most 10000"));
+  e.max_refits_per_publish = static_cast<int>(
+      r.integer("max_refits_per_publish", 1, 1, 64, "smile fits per published batch, 1..64"));
   e.reject_outliers = r.boolean("reject_outliers", true);
   if (const toml::node* n = r.find("ring_capacity")) {
     const std::int64_t v = r.integer("ring_capacity", 65'536, 1'024, 16'777'216,

@@ -199,6 +199,7 @@ std::string describe(const config& c) {
   w.add("engine.stale_quote_s", std::int64_t{e.stale_quote_s.count()});
   w.add("engine.min_expiry_hours", e.min_expiry_hours.count());
   w.add("engine.min_quotes_per_expiry", e.min_quotes_per_expiry);
+  w.add("engine.max_refits_per_publish", e.max_refits_per_publish);
   w.add_bool("engine.reject_outliers", e.reject_outliers);
   w.add("engine.ring_capacity", e.ring_capacity);
   w.add("engine.wait", to_string(e.wait));

@@ -55,6 +55,7 @@ TEST(config_defaults, empty_document_gives_every_documented_default) {
   EXPECT_EQ(std::chrono::duration_cast<std::chrono::nanoseconds>(c.engine.min_expiry_hours),
             std::chrono::nanoseconds(3'600'000'000'000));
   EXPECT_EQ(c.engine.min_quotes_per_expiry, 5);
+  EXPECT_EQ(c.engine.max_refits_per_publish, 1);
   EXPECT_TRUE(c.engine.reject_outliers);
   EXPECT_EQ(c.engine.ring_capacity, 65536u);
   EXPECT_EQ(c.engine.wait, wait_strategy::park);
@@ -138,7 +139,7 @@ TEST(config_files, example_file_documents_every_key_with_a_comment) {
     }
     block.clear();
   }
-  EXPECT_EQ(keys, 2 + 13 + 12 + 10 + 12);  // service, api, engine, forecast, venues.deribit
+  EXPECT_EQ(keys, 2 + 13 + 13 + 10 + 12);  // service, api, engine, forecast, venues.deribit
 }
 
 TEST(config_files, demo_file_points_at_the_loopback_replay) {

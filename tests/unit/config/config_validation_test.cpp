@@ -442,6 +442,7 @@ TEST(config_sweep, integer_keys_accept_exactly_their_documented_range) {
       {"api", "history_points", 1, 10'000'000, ""},
       {"engine", "refit_interval_ms", 0, 60'000, ""},
       {"engine", "min_quotes_per_expiry", 5, 10'000, ""},
+      {"engine", "max_refits_per_publish", 1, 64, ""},
       {"engine", "spin_us", 0, 10'000, ""},
       {"forecast", "refit_every", 1, 1'000'000, ""},
       // lo: 1000 returns of 1 h bars need 1001 bars, 42 days (the cross-key rule, same key).

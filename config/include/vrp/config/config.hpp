@@ -79,6 +79,7 @@ struct engine_section {
   std::chrono::seconds stale_quote_s{300};
   hours_f min_expiry_hours{1.0};
   int min_quotes_per_expiry = 5;
+  int max_refits_per_publish = 1;  // smile fits per published batch (latency bound)
   bool reject_outliers = true;
   std::size_t ring_capacity = 65'536;  // a power of two
   wait_strategy wait = wait_strategy::park;

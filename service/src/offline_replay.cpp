@@ -1,5 +1,6 @@
 #include "vrp/service/offline_replay.hpp"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,8 @@ class engine_sink final : public core::event_sink {
 std::shared_ptr<const engine::snapshot> replay_into_engine(const feeds::replay::recording& rec,
                                                            engine::engine& eng,
                                                            core::instrument_table& instruments,
-                                                           offline_replay_stats& stats) {
+                                                           offline_replay_stats& stats,
+                                                           std::size_t frames_per_publish) {
   for (const auto& u : eng.config().underlyings) {
     const std::string name = u + "-PERPETUAL";
     for (const auto& c : rec.charts) {
@@ -37,7 +39,7 @@ std::shared_ptr<const engine::snapshot> replay_into_engine(const feeds::replay::
       for (std::size_t i = 0; i < bars.size(); ++i) {
         bars[i] = {c.ticks_ms[i], c.open[i], c.high[i], c.low[i], c.close[i]};
       }
-      eng.warm_up(u, bars);
+      stats.warm_up.push_back(eng.warm_up(u, bars));
       stats.warm_up_bars += bars.size();
     }
   }
@@ -53,6 +55,7 @@ std::shared_ptr<const engine::snapshot> replay_into_engine(const feeds::replay::
     const auto info = codec.decode(std::string_view(padded.data(), f.text.size()), f.ts_ns, sink);
     ++stats.frames;
     if (info.kind == feeds::deribit::frame_kind::malformed) ++stats.rejected_frames;
+    if (stats.frames % std::max<std::size_t>(frames_per_publish, 1) != 0) continue;
     if (auto s = eng.publish()) {
       last = std::move(s);
       ++stats.snapshots;

@@ -13,9 +13,9 @@
 
 #include "vrp/core/instruments.hpp"
 #include "vrp/engine/engine.hpp"
-#include "vrp/feeds/deribit/codec.hpp"
 #include "vrp/feeds/replay/recording.hpp"
 #include "vrp/quant/svi.hpp"
+#include "vrp/service/offline_replay.hpp"
 
 namespace {
 
@@ -30,15 +30,6 @@ const feeds::replay::recording& demo_recording() {
   }();
   return rec;
 }
-
-class engine_sink : public core::event_sink {
- public:
-  explicit engine_sink(engine::engine& e) : engine_(e) {}
-  void push(const core::event& e) override { engine_.on_event(e); }
-
- private:
-  engine::engine& engine_;
-};
 
 struct replay_run {
   std::unique_ptr<core::instrument_table> table = std::make_unique<core::instrument_table>();
@@ -55,31 +46,14 @@ engine::engine_config replay_config() {
 }
 
 // Warm-up from the chart series, every frame through the codec (publishing every 20 frames, as
-// the engine thread would between batches), then flush.
+// the engine thread would between batches), then flush: the offline replay vrpctl engine uses.
 std::unique_ptr<replay_run> run_replay() {
-  const auto& rec = demo_recording();
   auto run = std::make_unique<replay_run>();
   run->eng = std::make_unique<engine::engine>(replay_config(), *run->table);
-  for (const auto& chart : rec.charts) {
-    const std::string_view name = chart.instrument_name;
-    const std::string underlying(name.substr(0, name.find('-')));
-    std::vector<engine::history_bar> bars;
-    for (std::size_t i = 0; i < chart.ticks_ms.size(); ++i)
-      bars.push_back(
-          {chart.ticks_ms[i], chart.open[i], chart.high[i], chart.low[i], chart.close[i]});
-    run->warm_up.push_back(run->eng->warm_up(underlying, bars));
-  }
-  feeds::deribit::codec codec(*run->table);
-  engine_sink sink(*run->eng);
-  std::string buffer;
-  std::size_t n = 0;
-  for (const auto& frame : rec.frames) {
-    buffer.assign(frame.text);
-    buffer.append(feeds::deribit::required_padding(), ' ');
-    codec.decode(std::string_view(buffer.data(), frame.text.size()), frame.ts_ns, sink);
-    if (++n % 20 == 0 && run->eng->publish()) ++run->published;
-  }
-  run->snap = run->eng->flush();
+  service::offline_replay_stats stats;
+  run->snap = service::replay_into_engine(demo_recording(), *run->eng, *run->table, stats, 20);
+  run->warm_up = stats.warm_up;
+  run->published = stats.snapshots;
   return run;
 }
 

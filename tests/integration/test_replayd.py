@@ -337,6 +337,131 @@ async def check_fault_maintenance(srv):
         assert len(r["result"]) == 15, r
 
 
+def recorded_frames():
+    """(ts_ns, channel, frame text) of every playable frame of RECORDING, in order."""
+    out = []
+    with open(RECORDING) as f:
+        for line in f:
+            d = json.loads(line)
+            if "frame" in d:
+                out.append((d["ts_ns"], json.loads(d["frame"])["params"]["channel"], d["frame"]))
+    return out
+
+
+def is_option_ticker(channel):
+    # ticker.BTC-24SEP21-8000-P.raw: an option name has four dash-separated parts ending C or P.
+    parts = channel.split(".")
+    name = parts[1].split("-") if len(parts) == 3 else []
+    return parts[0] == "ticker" and len(name) == 4 and name[3] in ("C", "P")
+
+
+SHOCKED = ("best_bid_price", "best_ask_price", "mark_price")
+
+
+def shocked(frame_text, scale, floor_ms):
+    """The recorded frame as the shock fault must send it: prices times scale, the timestamp
+    raised to floor_ms, everything else (key order included) as recorded."""
+    doc = json.loads(frame_text)
+    data = doc["params"]["data"]
+    for k in SHOCKED:
+        if isinstance(data.get(k), (int, float)):
+            data[k] = data[k] * scale
+    data["timestamp"] = max(data["timestamp"], floor_ms)
+    return doc
+
+
+async def check_fault_shock_resends_scaled_tickers(srv):
+    frames = recorded_frames()
+    channels = list(dict.fromkeys(ch for _, ch, _ in frames))
+    tickers = [ch for ch in channels if is_option_ticker(ch)]
+    assert len(tickers) == 10 and len(channels) == 20, channels
+    head_ms = frames[-1][0] // 1_000_000  # --speed 0: the whole recording has been played
+    last = {ch: text for _, ch, text in frames}
+    async with connect(srv.url()) as ws:
+        c = Client(ws)
+        await c.call("public/subscribe", {"channels": channels})
+        for _ in frames:
+            await c.recv(5.0)
+        for scale in (1.5, 1.0):  # 1 ends the shock: recorded prices, timestamps kept at the head
+            srv.fault(kind="shock", scale=scale)
+            got = {}
+            for _ in tickers:
+                msg = await c.recv(5.0)
+                doc = json.loads(msg)
+                got[doc["params"]["channel"]] = doc
+                # Wire key order as recorded (decoders may read fields in order).
+                assert list(doc["params"]["data"]) == \
+                    list(json.loads(last[doc["params"]["channel"]])["params"]["data"])
+            assert sorted(got) == sorted(tickers), sorted(got)
+            for ch in tickers:
+                want = shocked(last[ch], scale, head_ms)
+                assert got[ch] == want, (ch, got[ch]["params"]["data"], want["params"]["data"])
+                assert got[ch]["params"]["data"]["timestamp"] == head_ms
+            try:
+                extra = await c.recv(0.5)
+                raise AssertionError("unexpected frame after the shock: " + extra[:200])
+            except asyncio.TimeoutError:
+                pass
+        shock = srv.status()["clients"][0]["shock"]
+        assert shock == {"scale": 1.0, "resent": 20, "scaled": 0}, shock
+
+
+async def check_fault_shock_scales_later_frames(srv):
+    frames = recorded_frames()
+    tickers = list(dict.fromkeys(ch for _, ch, _ in frames if is_option_ticker(ch)))
+    by_channel = {}
+    for _, ch, text in frames:
+        by_channel.setdefault(ch, []).append(json.loads(text)["params"]["data"])
+    async with connect(srv.url()) as ws:
+        c = Client(ws)
+        await c.call("public/subscribe", {"channels": tickers})
+        for _ in range(3):
+            await c.recv(5.0)
+        srv.fault(kind="shock", scale=2.0)
+        kinds = []
+        last_ts = {}
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 2.0:
+            doc = json.loads(await c.recv(5.0))
+            ch, data = doc["params"]["channel"], doc["params"]["data"]
+            plain = data in by_channel[ch]
+            scaled = any(all(data[k] == r[k] * 2.0 for k in SHOCKED) and data["timestamp"] >=
+                         r["timestamp"] and {k: v for k, v in data.items() if k not in SHOCKED
+                                             and k != "timestamp"} ==
+                         {k: v for k, v in r.items() if k not in SHOCKED and k != "timestamp"}
+                         for r in by_channel[ch])
+            assert plain or scaled, data
+            if scaled and not plain:
+                # Never back in time per instrument, across the re-sent and the later frames.
+                assert data["timestamp"] >= last_ts.get(ch, 0), (ch, data, last_ts.get(ch))
+                last_ts[ch] = data["timestamp"]
+            kinds.append("scaled" if scaled and not plain else "plain")
+        shock = srv.status()["clients"][0]["shock"]
+    # Frames queued before the fault may go out unscaled; after the first scaled one, none.
+    first = kinds.index("scaled")
+    assert "plain" not in kinds[first:], kinds
+    assert shock["scale"] == 2.0 and shock["scaled"] > 0, shock
+    assert len(kinds) - first >= shock["resent"] + 1, (kinds, shock)
+
+
+async def check_fault_shock_rejects_bad_scale(srv):
+    for body in ({"kind": "shock"}, {"kind": "shock", "scale": "2"},
+                 {"kind": "shock", "scale": True}, {"kind": "shock", "scale": 0},
+                 {"kind": "shock", "scale": 0.05}, {"kind": "shock", "scale": 10.5},
+                 {"kind": "shock", "scale": -2}):
+        code, reply = srv.http("POST", "/control/fault", body)
+        assert code == 400 and "scale" in reply["error"]["message"], (body, code, reply)
+    # JSON cannot carry an infinity; a literal too large for a double must not get through.
+    req = urllib.request.Request(f"http://127.0.0.1:{srv.port}/control/fault", method="POST",
+                                 data=b'{"kind":"shock","scale":1e400}')
+    try:
+        urllib.request.urlopen(req, timeout=10)
+        raise AssertionError("scale 1e400 accepted")
+    except urllib.error.HTTPError as e:
+        assert e.code == 400, e.code
+    assert srv.status()["faults"] == 0
+
+
 async def check_control_http(srv):
     assert srv.http("GET", "/nope")[0] == 404
     code, body = srv.http("POST", "/control/fault", {"kind": "stall"})
@@ -412,6 +537,9 @@ CHECKS = [
     (check_fault_oversized, []),
     (check_fault_error, []),
     (check_fault_maintenance, []),
+    (check_fault_shock_resends_scaled_tickers, ["--speed", 0]),
+    (check_fault_shock_scales_later_frames, ["--speed", 1, "--max-gap-ms", 40, "--loop", 0]),
+    (check_fault_shock_rejects_bad_scale, []),
     (check_control_http, []),
     (check_tls, ["--tls-cert", os.path.join(TLS, "localhost.pem"),
                  "--tls-key", os.path.join(TLS, "localhost.key")]),

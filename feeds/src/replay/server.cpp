@@ -11,6 +11,7 @@
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
+#include <cmath>
 #include <deque>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -67,6 +68,36 @@ std::vector<std::string> make_malformed(const recording& rec) {
   return out;
 }
 
+// The `shock` fault's rewrite of one ticker notification: bid, ask and mark multiplied by `scale`
+// (the engine then inverts higher implied vols) and the timestamp raised to at least `floor_ms`,
+// so a re-sent quote never goes back in time. Key order and every other field are kept (ordered
+// JSON: decoders may read the fields in wire order). False when the frame has no data object.
+bool scale_ticker(std::string_view text, double scale, std::int64_t floor_ms, std::string& out) {
+  auto doc = nlohmann::ordered_json::parse(text, nullptr, false);
+  if (!doc.is_object()) return false;
+  auto params = doc.find("params");
+  if (params == doc.end() || !params->is_object()) return false;
+  auto data = params->find("data");
+  if (data == params->end() || !data->is_object()) return false;
+  for (const char* key : {"best_bid_price", "best_ask_price", "mark_price"}) {
+    auto it = data->find(key);
+    if (it != data->end() && it->is_number()) *it = it->get<double>() * scale;
+  }
+  if (auto ts = data->find("timestamp"); ts != data->end() && ts->is_number_integer()) {
+    if (ts->get<std::int64_t>() < floor_ms) *ts = floor_ms;
+  }
+  out = doc.dump();
+  return true;
+}
+
+// Ticker channels of option instruments ("ticker.BTC-25OCT25-100000-C.100ms"): the ones a shock
+// rewrites.
+bool is_option_ticker(std::string_view channel) {
+  if (channel.substr(0, 7) != "ticker.") return false;
+  const auto d = derive_instrument(channel_instrument(channel));
+  return d && d->kind == "option";
+}
+
 std::string oversized_frame(std::string_view channel, std::size_t bytes) {
   std::string head = R"({"jsonrpc":"2.0","method":"subscription","params":{"channel":)" +
                      json(channel).dump() + R"(,"data":{"padding":")";
@@ -95,6 +126,13 @@ struct server_state {
     for (std::size_t i = 0; i < rec->frames.size(); ++i) {
       by_channel[rec->frames[i].channel_id].push_back(static_cast<std::uint32_t>(i));
     }
+    option_ticker.resize(rec->channels.size(), false);
+    for (std::uint32_t c = 0; c < rec->channels.size(); ++c) {
+      if (is_option_ticker(rec->channels[c])) {
+        option_ticker[c] = true;
+        option_tickers.push_back(c);
+      }
+    }
   }
 
   asio::io_context& ioc;
@@ -102,6 +140,9 @@ struct server_state {
   server_config cfg;
   // Frame indices per channel (ascending), for the snapshot a late subscriber gets.
   std::vector<std::vector<std::uint32_t>> by_channel;
+  // Option ticker channels (what the shock fault scales), as a flag per channel id and a list.
+  std::vector<bool> option_ticker;
+  std::vector<std::uint32_t> option_tickers;
   std::optional<asio::ssl::context> ssl;
   tcp::acceptor acceptor;
   asio::steady_timer stall_timer;
@@ -142,6 +183,9 @@ class ws_connection : public std::enable_shared_from_this<ws_connection> {
   virtual void close_after_flush() = 0;  // send what is queued, then a close frame
   virtual void send_owned(std::string text) = 0;
   virtual void on_stall_end() = 0;
+  // The shock fault: re-send every option ticker this connection has played, scaled, and scale
+  // the later ones too (scale 1 ends a shock).
+  virtual void shock(double scale) = 0;
   virtual json status() const = 0;
   virtual std::string first_channel() const = 0;
 };
@@ -241,14 +285,36 @@ class ws_session final : public ws_connection {
     do_playback();
   }
 
+  void shock(double scale) override {
+    if (closing_ || !accepted_) return;
+    scale_ = scale;
+    // The playback head: a re-sent quote is as of now in recording time, never older than the
+    // frame it replaces.
+    shock_floor_ms_ = std::max(shock_floor_ms_, head_ts_ns_ / 1'000'000);
+    for (const std::uint32_t c : st_->option_tickers) {
+      if (!seen_[c] || !endpoint_.subscribed(c)) continue;
+      const auto* f = last_played(c);
+      if (f == nullptr) continue;
+      std::string text;
+      if (!scale_ticker(f->text, scale_, shock_floor_ms_, text)) continue;
+      // One frame per played instrument, bounded by the recording: past the queue bound on
+      // purpose (a shock must arrive whole, not cut the client off).
+      queue_.push_back(out_msg{nullptr, std::move(text), false});
+      ++shock_resent_;
+    }
+    do_write();
+  }
+
   json status() const override {
-    return json{{"subscriptions", endpoint_.subscription_count()},
-                {"frames_sent", frames_sent_},
-                {"playback_done", done_},
-                {"heartbeat",
-                 {{"interval", endpoint_.heartbeat_interval_s()},
-                  {"test_requests", test_requests_},
-                  {"answers", answers_}}}};
+    return json{
+        {"subscriptions", endpoint_.subscription_count()},
+        {"frames_sent", frames_sent_},
+        {"playback_done", done_},
+        {"shock", {{"scale", scale_}, {"resent", shock_resent_}, {"scaled", shock_scaled_}}},
+        {"heartbeat",
+         {{"interval", endpoint_.heartbeat_interval_s()},
+          {"test_requests", test_requests_},
+          {"answers", answers_}}}};
   }
 
   std::string first_channel() const override {
@@ -363,9 +429,34 @@ class ws_session final : public ws_connection {
         it = idx.end();
       }
       seen_[c] = true;
-      queue_.push_back(out_msg{&frames[*std::prev(it)].text, {}, true});
+      push_frame(frames[*std::prev(it)]);
     }
     do_write();
+  }
+
+  // The latest frame of channel c this connection's playback has passed (the one a snapshot
+  // would send): before the cursor, or after a full loop the latest of the recording.
+  const recorded_frame* last_played(std::uint32_t c) const {
+    const auto& idx = st_->by_channel[c];
+    auto it = std::lower_bound(idx.begin(), idx.end(), static_cast<std::uint32_t>(cursor_));
+    if (it == idx.begin()) {
+      if (loops_done_ == 0 || idx.empty()) return nullptr;
+      it = idx.end();
+    }
+    return &st_->rec->frames[*std::prev(it)];
+  }
+
+  // Queues a recorded frame: by reference, or rewritten while a shock is on.
+  void push_frame(const recorded_frame& f) {
+    if (scale_ != 1.0 && st_->option_ticker[f.channel_id]) {
+      std::string text;
+      if (scale_ticker(f.text, scale_, shock_floor_ms_, text)) {
+        ++shock_scaled_;
+        queue_.push_back(out_msg{nullptr, std::move(text), true});
+        return;
+      }
+    }
+    queue_.push_back(out_msg{&f.text, {}, true});
   }
 
   // Playback: frame i+1 is due (ts[i+1]-ts[i]) / speed after frame i, each wait capped.
@@ -413,7 +504,7 @@ class ws_session final : public ws_connection {
       if (endpoint_.subscribed(f.channel_id)) {
         matched_in_pass_ = true;
         seen_[f.channel_id] = true;
-        queue_.push_back(out_msg{&f.text, {}, true});
+        push_frame(f);
       }
       if (st_->rec->paced && cfg.speed > 0.0 && cursor_ + 1 < frames.size()) {
         const double gap_ns = static_cast<double>(frames[cursor_ + 1].ts_ns - f.ts_ns) / cfg.speed;
@@ -421,6 +512,7 @@ class ws_session final : public ws_connection {
         const auto wait_ns = std::min<double>(gap_ns, static_cast<double>(cap_ns.count()));
         next_due_ += std::chrono::nanoseconds(static_cast<std::int64_t>(wait_ns));
       }
+      head_ts_ns_ = f.ts_ns;
       ++cursor_;
       if (++scanned >= 4'096) {
         // Many frames on channels this client did not subscribe: yield to other connections.
@@ -487,6 +579,12 @@ class ws_session final : public ws_connection {
   std::vector<bool> seen_;  // channels that already got a frame on this connection
   std::uint32_t loops_done_ = 0;
   steady::time_point next_due_{};
+  std::int64_t head_ts_ns_ = 0;  // recorded time of the last frame the cursor passed
+
+  double scale_ = 1.0;               // shock fault: price factor on option tickers (1: none)
+  std::int64_t shock_floor_ms_ = 0;  // shock fault: the earliest timestamp a rewrite may carry
+  std::uint64_t shock_resent_ = 0;
+  std::uint64_t shock_scaled_ = 0;
 
   std::uint64_t heartbeat_gen_ = 0;
   bool awaiting_answer_ = false;
@@ -780,9 +878,17 @@ std::string apply_fault(const std::shared_ptr<server_state>& state_, std::string
       c->send_owned(frame);
       c->close_after_flush();
     }
+  } else if (kind == "shock") {
+    auto it = doc.find("scale");
+    if (it == doc.end() || !it->is_number()) return "\"scale\" must be a number";
+    const double scale = it->get<double>();
+    if (!std::isfinite(scale) || scale < 0.1 || scale > 10.0) {
+      return "\"scale\" must be a finite number between 0.1 and 10 (got " + it->dump() + ")";
+    }
+    for (auto& c : conns) c->shock(scale);
   } else {
     return "unknown kind '" + kind +
-           "' (allowed: drop, stall, malformed, oversized, error, maintenance)";
+           "' (allowed: drop, stall, malformed, oversized, error, maintenance, shock)";
   }
   ++st.faults;
   st.log("event=fault kind=" + kind + " connections=" + std::to_string(conns.size()));

@@ -77,10 +77,18 @@ class server {
   //                                        optionally a close frame (Deribit's 10028)
   //   {"kind":"maintenance","ms":N}        platform_state {"maintenance":true} and a close to
   //                                        every connection; 11051 answers for N ms
+  //   {"kind":"shock","scale":X}           a premium spike: every option ticker a connection has
+  //                                        played is re-sent at once with best_bid_price,
+  //                                        best_ask_price and mark_price times X (the recorded
+  //                                        prices, not compounded) and its timestamp raised to
+  //                                        the playback head; later option tickers of that
+  //                                        connection are scaled too. 0.1 <= X <= 10; X = 1 ends
+  //                                        the shock. Connections opened afterwards play unscaled
   // apply_fault returns an error message for a bad body, empty on success. status_json has
-  // connections, clients[{subscriptions, frames_sent (recorded frames), heartbeat{interval,
-  // test_requests, answers}}], frames_sent, heartbeat_drops, slow_drops, faults, accepted and
-  // recording{frames, instruments, channels, charts, form}.
+  // connections, clients[{subscriptions, frames_sent (recorded frames), playback_done,
+  // shock{scale, resent, scaled}, heartbeat{interval, test_requests, answers}}], frames_sent,
+  // heartbeat_drops, slow_drops, faults, accepted and recording{frames, instruments, channels,
+  // charts, form}.
   std::string apply_fault(std::string_view body_json);
   std::string status_json() const;
 

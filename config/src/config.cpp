@@ -301,6 +301,10 @@ constexpr std::array<std::pair<std::string_view, wait_strategy>, 3> wait_names{{
     {"spin_then_park", wait_strategy::spin_then_park},
     {"park", wait_strategy::park},
 }};
+constexpr std::array<std::pair<std::string_view, thread_placement>, 2> thread_names{{
+    {"io", thread_placement::io},
+    {"own", thread_placement::own},
+}};
 constexpr std::array<std::pair<std::string_view, delta_bucket>, 5> bucket_names{{
     {"10p", delta_bucket::put10},
     {"25p", delta_bucket::put25},
@@ -553,7 +557,8 @@ void read_api(const table_reader& root, api_section& a) {
       root.at(), root.table("api"), "api",
       {"listen", "max_connections", "max_connections_per_address", "max_subscriptions_per_client",
        "subscriber_queue", "slow_consumer_timeout_ms", "max_request_bytes", "max_header_bytes",
-       "ws_max_message_bytes", "idle_timeout_s", "history_points", "history_interval_ms", "token"});
+       "ws_max_message_bytes", "idle_timeout_s", "history_points", "history_interval_ms", "token",
+       "thread"});
   if (const auto listen = r.string("listen")) {
     check_listen(r.at(), r.key_path("listen"), *listen, a, r.find("listen"));
   }
@@ -591,6 +596,7 @@ void read_api(const table_reader& root, api_section& a) {
     }
     a.token = std::move(*token);
   }
+  if (const auto v = r.choice("thread", thread_names)) a.thread = *v;
 }
 
 // Non-empty list of unique codes of uppercase letters and digits.
@@ -625,8 +631,8 @@ void read_engine(const table_reader& root, engine_section& e) {
   const table_reader r(
       root.at(), root.table("engine"), "engine",
       {"underlyings", "tenors_days", "buckets", "fit_on", "refit_interval_ms", "stale_quote_s",
-       "min_expiry_hours", "min_quotes_per_expiry", "max_refits_per_publish", "reject_outliers",
-       "ring_capacity", "wait", "spin_us"});
+       "data_timeout_s", "min_expiry_hours", "min_quotes_per_expiry", "max_refits_per_publish",
+       "reject_outliers", "ring_capacity", "thread", "wait", "spin_us"});
   e.underlyings = read_codes(r, "underlyings", e.underlyings, "underlyings such as \"BTC\"");
 
   if (const toml::array* arr = r.array("tenors_days")) {
@@ -682,6 +688,8 @@ void read_engine(const table_reader& root, engine_section& e) {
       r.integer("refit_interval_ms", 100, 0, 60'000, "milliseconds between 0 and 60000"));
   e.stale_quote_s = std::chrono::seconds(
       r.integer("stale_quote_s", 300, 1, 86'400, "seconds between 1 and 86400"));
+  e.data_timeout_s = std::chrono::seconds(
+      r.integer("data_timeout_s", 60, 0, 86'400, "seconds between 0 (no check) and 86400"));
   e.min_expiry_hours =
       hours_f(r.number("min_expiry_hours", 1.0, 0.0, 720.0, "hours between 0 and 720 (a number)"));
   e.min_quotes_per_expiry =
@@ -699,6 +707,7 @@ void read_engine(const table_reader& root, engine_section& e) {
     }
     e.ring_capacity = to_size(v);
   }
+  if (const auto v = r.choice("thread", thread_names)) e.thread = *v;
   if (const auto v = r.choice("wait", wait_names)) e.wait = *v;
   e.spin_us = std::chrono::microseconds(
       r.integer("spin_us", 50, 0, 10'000, "microseconds between 0 and 10000"));

@@ -47,6 +47,16 @@ std::string_view to_string(wait_strategy v) noexcept {
   return "?";
 }
 
+std::string_view to_string(thread_placement v) noexcept {
+  switch (v) {
+    case thread_placement::io:
+      return "io";
+    case thread_placement::own:
+      return "own";
+  }
+  return "?";
+}
+
 std::string_view to_string(delta_bucket v) noexcept {
   switch (v) {
     case delta_bucket::put10:
@@ -189,6 +199,7 @@ std::string describe(const config& c) {
   w.add("api.history_interval_ms", std::int64_t{a.history_interval_ms.count()});
   w.add("api.token",
         std::string_view(a.token.empty() ? "none" : "set"));  // never the secret itself
+  w.add("api.thread", to_string(a.thread));
 
   const engine_section& e = c.engine;
   w.add_list("engine.underlyings", e.underlyings, [](const std::string& s) { return s; });
@@ -197,11 +208,13 @@ std::string describe(const config& c) {
   w.add("engine.fit_on", to_string(e.fit_on));
   w.add("engine.refit_interval_ms", std::int64_t{e.refit_interval_ms.count()});
   w.add("engine.stale_quote_s", std::int64_t{e.stale_quote_s.count()});
+  w.add("engine.data_timeout_s", std::int64_t{e.data_timeout_s.count()});
   w.add("engine.min_expiry_hours", e.min_expiry_hours.count());
   w.add("engine.min_quotes_per_expiry", e.min_quotes_per_expiry);
   w.add("engine.max_refits_per_publish", e.max_refits_per_publish);
   w.add_bool("engine.reject_outliers", e.reject_outliers);
   w.add("engine.ring_capacity", e.ring_capacity);
+  w.add("engine.thread", to_string(e.thread));
   w.add("engine.wait", to_string(e.wait));
   w.add("engine.spin_us", std::int64_t{e.spin_us.count()});
 

@@ -681,6 +681,14 @@ bool ws_session::connected() const {
   return impl_->conn && impl_->conn->state == connection::phase::open;
 }
 
+bool ws_session::input_pending() const {
+  const auto& c = impl_->conn;
+  if (!c || c->state != connection::phase::open) return false;
+  beast::error_code ec;
+  const std::size_t n = c->tcp().socket().available(ec);
+  return !ec && n > 0;
+}
+
 const ws_session_stats& ws_session::stats() const {
   return impl_->stats;
 }

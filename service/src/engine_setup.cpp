@@ -12,6 +12,7 @@ engine::engine_config make_engine_config(const config::config& c) {
                                                         : engine::fit_source::mark;
   e.refit_interval_ns = std::chrono::nanoseconds(c.engine.refit_interval_ms).count();
   e.stale_quote_ns = std::chrono::nanoseconds(c.engine.stale_quote_s).count();
+  e.data_timeout_ns = std::chrono::nanoseconds(c.engine.data_timeout_s).count();
   e.min_expiry_ns = static_cast<std::int64_t>(c.engine.min_expiry_hours.count() * 3.6e12);
   e.min_quotes_per_expiry = c.engine.min_quotes_per_expiry;
   e.max_refits_per_publish = c.engine.max_refits_per_publish;

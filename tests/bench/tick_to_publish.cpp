@@ -12,7 +12,9 @@
 //   - vrpd as a child process, configured to that venue;
 //   - S WebSocket subscribers of /v1/stream (premium.BTC, premium.ETH) measuring, per update,
 //     client receive time (CLOCK_REALTIME) - data.recv_ns (vrpd's receive time of the newest
-//     market frame in the update);
+//     market frame the engine had applied when it built the update: the frame whose batch
+//     produced it), and, as a second figure, - data.data_recv_ns (the newest frame of that
+//     underlying, which includes the smile-refit coalescing delay of engine.refit_interval_ms);
 //   - the floor: a bare Beast WebSocket echo on loopback with frames of the premium frame's size,
 //     one-way latency estimated as RTT/2;
 //   - idle CPU of vrpd from /proc/<pid>/stat.
@@ -600,7 +602,8 @@ double histogram_quantile_us(const std::vector<std::pair<double, double>>& a,
 // Subscribers of /v1/stream.
 
 struct sub_stats {
-  std::vector<std::int64_t> latency_ns;
+  std::vector<std::int64_t> latency_ns;   // receive - data.recv_ns (the update's as-of frame)
+  std::vector<std::int64_t> data_age_ns;  // receive - data.data_recv_ns (its underlying's newest)
   std::uint64_t updates = 0;
   std::uint64_t seq_gaps = 0;       // updates skipped (seq jumps)
   std::uint64_t seq_backwards = 0;  // a seq not above the previous one
@@ -688,6 +691,10 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
       const std::size_t ch =
           text.find("\"channel\":\"premium.BTC\"") != std::string_view::npos ? 0 : 1;
       if (*recv > 0) stats_.latency_ns.push_back(now - *recv);
+      if (const auto data_recv = int_after(text, "\"data_recv_ns\":");
+          data_recv && *data_recv > 0) {
+        stats_.data_age_ns.push_back(now - *data_recv);
+      }
       ++stats_.updates;
       stats_.frame_bytes_max = std::max(stats_.frame_bytes_max, text.size());
       stats_.frame_bytes_sum += text.size();
@@ -950,6 +957,8 @@ struct options {
   double settle_s = 0.5;
   double drain_s = 1.5;
   std::string wait = "park";
+  std::string engine_thread = "io";
+  std::string api_thread = "io";
   int spin_us = 50;
   double idle_wait_s = 5;
   double idle_s = 30;
@@ -980,7 +989,9 @@ std::vector<double> parse_list(const std::string& s) {
                           "none" skips them)
   --step-subscribers N    subscribers during the steps (default 1)
   --duration S            seconds per phase (default 5)
-  --wait park|spin_then_park|spin   engine wait strategy (default park)
+  --engine-thread io|own  where vrpd runs the engine (engine.thread, default io)
+  --api-thread io|own     where vrpd runs the API server (api.thread, default io)
+  --wait park|spin_then_park|spin   wait strategy of an own engine thread (default park)
   --spin-us N             spin time of spin_then_park (default 50)
   --idle-seconds S        idle CPU sampling window (default 30; 0 skips)
   --floor-round-trips N   echo round trips of the floor (default 20000)
@@ -1017,6 +1028,10 @@ options parse_args(int argc, char** argv) {
       o.duration_s = std::stod(next());
     else if (a == "--wait")
       o.wait = next();
+    else if (a == "--engine-thread")
+      o.engine_thread = next();
+    else if (a == "--api-thread")
+      o.api_thread = next();
     else if (a == "--spin-us")
       o.spin_us = std::stoi(next());
     else if (a == "--idle-seconds")
@@ -1038,6 +1053,10 @@ options parse_args(int argc, char** argv) {
   }
   if (o.vrpd.empty() && o.venue_only_s <= 0 && o.floor_only_bytes == 0) usage(2);
   if (o.wait != "park" && o.wait != "spin_then_park" && o.wait != "spin") usage(2);
+  if ((o.engine_thread != "io" && o.engine_thread != "own") ||
+      (o.api_thread != "io" && o.api_thread != "own")) {
+    usage(2);
+  }
   return o;
 }
 
@@ -1059,6 +1078,7 @@ struct phase_result {
   double updates_per_s = 0;
   double vrpd_cpu_pct = NAN;
   latency_summary lat;
+  latency_summary data_age;
   double server_p50_us = NAN, server_p99_us = NAN;  // vrpd's own vrp_tick_to_publish_seconds
   std::size_t frame_bytes_avg = 0;
   bool all_applied = false;
@@ -1091,6 +1111,7 @@ json to_json(const phase_result& r) {
               {"frame_bytes_avg", r.frame_bytes_avg},
               {"vrpd_cpu_pct", num(r.vrpd_cpu_pct)},
               {"latency", to_json(r.lat)},
+              {"underlying_data_age", to_json(r.data_age)},
               {"vrpd_histogram_p50_us", num(r.server_p50_us)},
               {"vrpd_histogram_p99_us", num(r.server_p99_us)},
               {"all_applied", r.all_applied},
@@ -1227,6 +1248,7 @@ class bench_run {
     run_on(sub_io_, [&] {
       stats_ = sub_stats{};
       stats_.latency_ns.reserve(1U << 22);
+      stats_.data_age_ns.reserve(1U << 22);
     });
     sh.behind_max.store(0);
     const std::string ma = scrape();
@@ -1273,6 +1295,7 @@ class bench_run {
     if (r.frame_bytes_avg > 0) frame_bytes_avg_ = r.frame_bytes_avg;
     r.vrpd_cpu_pct = 100.0 * (cpu_b - cpu_a) / r.window_s;
     r.lat = summarize(std::move(got.latency_ns));
+    r.data_age = summarize(std::move(got.data_age_ns));
     const auto ha = histogram_buckets(ma, "vrp_tick_to_publish_seconds");
     const auto hb = histogram_buckets(mb, "vrp_tick_to_publish_seconds");
     r.server_p50_us = histogram_quantile_us(ha, hb, 0.50);
@@ -1322,9 +1345,9 @@ class bench_run {
     std::ofstream f(cfg);
     f << "[service]\nstate_dir = \"" << (tmp_ / "state").string() << "\"\nlog_level = \"warn\"\n\n"
       << "[api]\nlisten = \"127.0.0.1:0\"\nmax_connections = 1024\n"
-      << "max_connections_per_address = 1024\n\n"
-      << "[engine]\nunderlyings = [\"BTC\", \"ETH\"]\nwait = \"" << o_.wait
-      << "\"\nspin_us = " << o_.spin_us
+      << "max_connections_per_address = 1024\nthread = \"" << o_.api_thread << "\"\n\n"
+      << "[engine]\nunderlyings = [\"BTC\", \"ETH\"]\nthread = \"" << o_.engine_thread
+      << "\"\nwait = \"" << o_.wait << "\"\nspin_us = " << o_.spin_us
       << "\n\n"
       // The recording carries 120 days of hourly bars.
       << "[forecast]\nbar = \"1h\"\nhistory_days = 120\n\n"
@@ -1509,6 +1532,8 @@ class bench_run {
     summary = {
         {"bench", "tick_to_publish"},
         {"wait", o_.wait},
+        {"engine_thread", o_.engine_thread},
+        {"api_thread", o_.api_thread},
         {"duration_s", o_.duration_s},
         {"ready_s", std::round(ready_s * 10) / 10},
         {"premium_frame_bytes_max", frame_bytes_max_},

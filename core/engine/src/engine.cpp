@@ -16,6 +16,7 @@ namespace vrp::engine {
 
 using detail::expiry_state;
 using detail::option_slot;
+using detail::tenor_cache;
 using detail::underlying_state;
 
 namespace detail {
@@ -89,6 +90,7 @@ struct id_entry {
 
 // Static reasons of tenor_row::reason.
 constexpr std::string_view reason_no_surface = "no_surface";
+constexpr std::string_view reason_stale_data = "stale_data";
 constexpr std::string_view reason_surface_error = "surface_error";
 constexpr std::string_view reason_no_index = "no_index";
 constexpr std::string_view reason_no_forecast = "no_forecast";
@@ -104,6 +106,8 @@ struct engine::impl {
   std::vector<option_slot> book;
   engine_stats stats;
   std::int64_t now_ns = 0;
+  std::int64_t newest_recv_ns = 0;  // newest local receive time applied, any underlying
+  std::vector<quant::surface_slice> slices_scratch;  // fill_tenors, kept to reuse its capacity
   std::uint64_t seq = 0;
   std::shared_ptr<const snapshot> latest;
   struct due_fit {
@@ -240,6 +244,11 @@ struct engine::impl {
     if (ts_ns > now_ns) now_ns = ts_ns;
     if (ts_ns > u.now_ns) u.now_ns = ts_ns;
     if (recv_ns > u.recv_ns) u.recv_ns = recv_ns;
+    if (recv_ns > newest_recv_ns) newest_recv_ns = recv_ns;
+    if (u.stale) {  // data is back
+      u.stale = false;
+      u.changed = true;
+    }
   }
 
   // Prices-only status and IVs of one slot (Let's Be Rational, Black-76 on the quote's forward,
@@ -296,17 +305,58 @@ struct engine::impl {
       s.price_status = quote_status::ok;
   }
 
+  void reject(event_reject r) { ++stats.rejected[static_cast<std::size_t>(r)]; }
+
+  // The event's own time: positive, and not ahead of its local receive time by more than the
+  // configured skew (recv_ns 0: no local time to compare with). Counts the reject.
+  bool admit(std::int64_t ts_ns, std::int64_t recv_ns) {
+    if (ts_ns <= 0) {
+      reject(event_reject::bad_timestamp);
+      return false;
+    }
+    if (recv_ns > 0 && ts_ns - recv_ns > config.max_clock_ahead_ns) {
+      reject(event_reject::future_timestamp);
+      return false;
+    }
+    return true;
+  }
+
+  // A price field is absent (NaN), zero (no bid) or a positive finite number.
+  static bool valid_price(double x) { return std::isnan(x) || (x >= 0.0 && std::isfinite(x)); }
+
+  static bool same_price(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
+
   void on_quote(const core::option_quote& q) {
     ++stats.quotes;
     const id_entry* entry = resolve(q.id);
     if (!entry || entry->kind != id_kind::option) {
       ++stats.quotes_ignored;
+      reject(event_reject::unknown_instrument);
       return;
     }
     option_slot& s = book[static_cast<std::size_t>(entry->slot)];
-    // An older quote than the one held (reordering upstream) or a garbage time is dropped.
-    if (q.ts_ns <= 0 || q.ts_ns < s.ts_ns) {
+    if (!admit(q.ts_ns, q.recv_ns)) {
       ++stats.quotes_ignored;
+      return;
+    }
+    if (!valid_price(q.bid_price) || !valid_price(q.ask_price) || !valid_price(q.mark_price) ||
+        !valid_price(q.underlying_price)) {
+      ++stats.quotes_ignored;
+      reject(event_reject::bad_price);
+      return;
+    }
+    // An older quote than the one held (reordering upstream) is dropped, and so is a repeat.
+    if (q.ts_ns < s.ts_ns) {
+      ++stats.quotes_ignored;
+      reject(event_reject::out_of_order);
+      return;
+    }
+    if (s.seen && q.ts_ns == s.ts_ns && (q.flags & core::quote_mark_only) == 0 &&
+        same_price(clean_price(q.bid_price), s.bid_usd) &&
+        same_price(clean_price(q.ask_price), s.ask_usd) &&
+        same_price(clean_price(q.mark_price), s.mark_usd)) {
+      ++stats.quotes_ignored;
+      reject(event_reject::duplicate);
       return;
     }
     underlying_state& u = *underlyings[static_cast<std::size_t>(s.underlying)];
@@ -332,6 +382,8 @@ struct engine::impl {
     s.ts_ns = q.ts_ns;
     s.seen = true;
     evaluate(s);
+    if (s.price_status != quote_status::ok)
+      ++stats.unusable[static_cast<std::size_t>(s.price_status)];
     e.dirty = true;
     if (q.ts_ns > e.newest_quote_ns) e.newest_quote_ns = q.ts_ns;
   }
@@ -339,17 +391,30 @@ struct engine::impl {
   void on_index(const core::index_tick& t) {
     ++stats.index_ticks;
     const id_entry* entry = resolve(t.id);
-    if (!entry || entry->kind != id_kind::index || !positive(t.price) || t.ts_ns <= 0) {
+    if (!entry || entry->kind != id_kind::index) {
+      ++stats.events_ignored;
+      reject(event_reject::unknown_instrument);
+      return;
+    }
+    if (!admit(t.ts_ns, t.recv_ns)) {
       ++stats.events_ignored;
       return;
     }
-    underlying_state& u = *underlyings[static_cast<std::size_t>(entry->underlying)];
-    advance(u, t.ts_ns, t.recv_ns);
-    if (t.ts_ns >= u.index_ts_ns) {
-      u.index_price = t.price;
-      u.index_ts_ns = t.ts_ns;
-      u.changed = true;
+    if (!positive(t.price) || !std::isfinite(t.price)) {
+      ++stats.events_ignored;
+      reject(event_reject::bad_price);
+      return;
     }
+    underlying_state& u = *underlyings[static_cast<std::size_t>(entry->underlying)];
+    if (t.ts_ns < u.index_ts_ns) {
+      ++stats.events_ignored;
+      reject(event_reject::out_of_order);
+      return;
+    }
+    advance(u, t.ts_ns, t.recv_ns);
+    u.index_price = t.price;
+    u.index_ts_ns = t.ts_ns;
+    u.changed = true;
     if (u.fc->on_price(t.ts_ns, t.price)) {
       ++stats.bars_closed;
       u.forecast_dirty = true;
@@ -359,13 +424,22 @@ struct engine::impl {
   void on_funding(const core::funding_tick& t) {
     ++stats.funding_ticks;
     const id_entry* entry = resolve(t.id);
-    if (!entry || entry->kind != id_kind::perpetual || t.ts_ns <= 0) {
+    if (!entry || entry->kind != id_kind::perpetual) {
+      ++stats.events_ignored;
+      reject(event_reject::unknown_instrument);
+      return;
+    }
+    if (!admit(t.ts_ns, t.recv_ns)) {
       ++stats.events_ignored;
       return;
     }
     underlying_state& u = *underlyings[static_cast<std::size_t>(entry->underlying)];
+    if (t.ts_ns < u.funding_ts_ns) {
+      ++stats.events_ignored;
+      reject(event_reject::out_of_order);
+      return;
+    }
     advance(u, t.ts_ns, t.recv_ns);
-    if (t.ts_ns < u.funding_ts_ns) return;
     // Deribit's funding_8h is the rate paid over the last 8 hours: three periods a day, 365 days
     // a year, simple (not compounded) annualization.
     if (std::isfinite(t.funding_8h)) u.funding_annual = t.funding_8h * 3.0 * 365.0;
@@ -378,8 +452,18 @@ struct engine::impl {
   void on_dvol(const core::dvol_tick& t) {
     ++stats.dvol_ticks;
     const id_entry* entry = resolve(t.id);
-    if (!entry || entry->kind != id_kind::index || !positive(t.vol) || t.ts_ns <= 0) {
+    if (!entry || entry->kind != id_kind::index) {
       ++stats.events_ignored;
+      reject(event_reject::unknown_instrument);
+      return;
+    }
+    if (!admit(t.ts_ns, t.recv_ns)) {
+      ++stats.events_ignored;
+      return;
+    }
+    if (!positive(t.vol) || !std::isfinite(t.vol)) {
+      ++stats.events_ignored;
+      reject(event_reject::bad_price);
       return;
     }
     underlying_state& u = *underlyings[static_cast<std::size_t>(entry->underlying)];
@@ -608,14 +692,33 @@ struct engine::impl {
       expiry_state& e = *ep;
       if (!e.fitted) continue;
       bool free = true;
+      if (!prev) e.calendar_checked = false;
       if (prev) {
         const double lo = std::max(prev->k_min, e.k_min);
         const double hi = std::min(prev->k_max, e.k_max);
         if (hi > lo) {
-          const quant::svi_params slices[2] = {prev->params, e.params};
-          const double ts[2] = {prev->t_fit_years, e.t_fit_years};
-          const auto r = quant::svi_calendar_check(slices, ts, lo, hi);
-          free = r.code == quant::status::ok && r.calendar_free;
+          const bool same =
+              e.calendar_checked && same_params(e.calendar_prev, prev->params) &&
+              same_params(e.calendar_self, e.params) && e.calendar_t[0] == prev->t_fit_years &&
+              e.calendar_t[1] == e.t_fit_years && e.calendar_lo == lo && e.calendar_hi == hi;
+          if (same) {
+            free = e.calendar_result;
+          } else {
+            const quant::svi_params slices[2] = {prev->params, e.params};
+            const double ts[2] = {prev->t_fit_years, e.t_fit_years};
+            const auto r = quant::svi_calendar_check(slices, ts, lo, hi);
+            free = r.code == quant::status::ok && r.calendar_free;
+            e.calendar_checked = true;
+            e.calendar_result = free;
+            e.calendar_prev = prev->params;
+            e.calendar_self = e.params;
+            e.calendar_t[0] = prev->t_fit_years;
+            e.calendar_t[1] = e.t_fit_years;
+            e.calendar_lo = lo;
+            e.calendar_hi = hi;
+          }
+        } else {
+          e.calendar_checked = false;
         }
       }
       e.calendar_free = free;
@@ -636,19 +739,33 @@ struct engine::impl {
 
   // ---- grid ----
 
-  // Model-free vol at tenor t: total variance linear in time between the bracketing expiries,
-  // flat vol outside (Cboe VIX white paper, step 3, with the target at t).
-  double mfiv_at(const underlying_state& u, double t, bool& extrapolated) const {
+  static bool same_params(const quant::svi_params& a, const quant::svi_params& b) {
+    return a.a == b.a && a.b == b.b && a.rho == b.rho && a.m == b.m && a.sigma == b.sigma;
+  }
+
+  // The expiries with a model-free variance that bracket tenor t (either may be missing).
+  struct mf_bracket {
     const expiry_state* below = nullptr;
     const expiry_state* above = nullptr;
+  };
+  static mf_bracket mf_bracket_at(const underlying_state& u, double t) {
+    mf_bracket b;
     for (const auto& ep : u.expiries) {
       const expiry_state& e = *ep;
       if (!positive(e.mf_variance) || !e.view) continue;
       const double te = e.view->t_years;
       if (!(te > 0)) continue;
-      if (te <= t) below = &e;
-      if (te >= t && !above) above = &e;
+      if (te <= t) b.below = &e;
+      if (te >= t && !b.above) b.above = &e;
     }
+    return b;
+  }
+
+  // Model-free vol at tenor t: total variance linear in time between the bracketing expiries,
+  // flat vol outside (Cboe VIX white paper, step 3, with the target at t).
+  static double mfiv_at(const mf_bracket& b, double t, bool& extrapolated) {
+    const expiry_state* below = b.below;
+    const expiry_state* above = b.above;
     if (!below && !above) return nan;
     if (below && above && below != above) {
       const double t1 = below->view->t_years, t2 = above->view->t_years;
@@ -661,8 +778,9 @@ struct engine::impl {
     return std::sqrt(edge->mf_variance);
   }
 
-  // ask IV - bid IV of the quote nearest `strike` (log distance; the OTM side wins a tie) in the
-  // fitted expiry nearest the tenor.
+  // ask IV - bid IV of the quote nearest `strike` in log distance (the OTM side wins a tie) in
+  // the fitted expiry nearest the tenor. |ln(K/S)| orders strikes as max(K/S, S/K) does, which
+  // costs a division instead of a logarithm.
   static double width_near(const expiry_view* view, double strike) {
     if (!view || !positive(strike)) return nan;
     double best = nan;
@@ -670,7 +788,8 @@ struct engine::impl {
     bool best_otm = false;
     for (const quote_view& q : view->quotes) {
       if (!std::isfinite(q.bid_iv) || !std::isfinite(q.ask_iv)) continue;
-      const double dist = std::fabs(std::log(q.strike / strike));
+      const double ratio = q.strike / strike;
+      const double dist = ratio >= 1.0 ? ratio : strike / q.strike;
       const bool otm =
           q.right == core::option_right::put ? q.strike < view->forward : q.strike >= view->forward;
       if (std::isnan(best) || dist < best_dist || (dist == best_dist && otm && !best_otm)) {
@@ -682,45 +801,127 @@ struct engine::impl {
     return best;
   }
 
-  void fill_tenors(const underlying_state& u, underlying_snapshot& out) {
-    std::vector<quant::surface_slice> slices;
+  // The surface-dependent part of tenor t's row, reused from the cache when its inputs did not
+  // change (see tenor_cache).
+  const tenor_cache& tenor_surface(underlying_state& u, std::size_t i, double t,
+                                   const quant::vol_surface& surface, bool surface_ok) {
+    tenor_cache& c = u.tenor_rows[i];
+    // The slices the surface reads at t: the pair around it, or the edge pair (forward carry).
+    std::size_t count = 0;
+    quant::surface_slice window[2];
+    if (surface_ok) {
+      const auto sl = surface.slices();
+      if (sl.size() == 1) {
+        window[0] = sl[0];
+        count = 1;
+      } else {
+        auto it = std::upper_bound(sl.begin(), sl.end(), t,
+                                   [](double x, const auto& s) { return x < s.t_years; });
+        const std::size_t hi =
+            std::clamp<std::size_t>(static_cast<std::size_t>(it - sl.begin()), 1, sl.size() - 1);
+        window[0] = sl[hi - 1];
+        window[1] = sl[hi];
+        count = 2;
+      }
+    }
+    const mf_bracket mf = mf_bracket_at(u, t);
+    // The fitted expiry nearest the tenor, for the bucket widths.
+    std::shared_ptr<const expiry_view> nearest;
+    if (surface_ok) {
+      double nearest_dist = 0;
+      for (const auto& ep : u.expiries) {
+        if (!ep->fitted || !ep->view) continue;
+        const double d = std::fabs(ep->t_fit_years - t);
+        if (!nearest || d < nearest_dist) {
+          nearest = ep->view;
+          nearest_dist = d;
+        }
+      }
+    }
+    auto same_slice = [](const quant::surface_slice& a, const quant::surface_slice& b) {
+      return a.t_years == b.t_years && a.forward == b.forward && a.params.a == b.params.a &&
+             a.params.b == b.params.b && a.params.rho == b.params.rho && a.params.m == b.params.m &&
+             a.params.sigma == b.params.sigma;
+    };
+    const bool mf_same = mf.below != nullptr && mf.below == mf.above;
+    bool hit = config.incremental_surface && c.valid && c.surface_ok == surface_ok &&
+               c.slice_count == count && c.nearest == nearest &&
+               c.mf_below == (mf.below != nullptr) && c.mf_above == (mf.above != nullptr) &&
+               c.mf_same == mf_same;
+    for (std::size_t k = 0; hit && k < count; ++k) hit = same_slice(c.window[k], window[k]);
+    if (hit && mf.below) {
+      hit = c.mf_w_below == mf.below->mf_variance && c.mf_t_below == mf.below->view->t_years;
+    }
+    if (hit && mf.above) {
+      hit = c.mf_w_above == mf.above->mf_variance && c.mf_t_above == mf.above->view->t_years;
+    }
+    if (hit) return c;
+
+    c = tenor_cache{};
+    c.valid = true;
+    c.surface_ok = surface_ok;
+    c.slice_count = count;
+    for (std::size_t k = 0; k < count; ++k) c.window[k] = window[k];
+    c.mf_below = mf.below != nullptr;
+    c.mf_above = mf.above != nullptr;
+    c.mf_same = mf_same;
+    if (mf.below) {
+      c.mf_w_below = mf.below->mf_variance;
+      c.mf_t_below = mf.below->view->t_years;
+    }
+    if (mf.above) {
+      c.mf_w_above = mf.above->mf_variance;
+      c.mf_t_above = mf.above->view->t_years;
+    }
+    c.nearest = nearest;
+    c.mfiv = mfiv_at(mf, t, c.mf_extrapolated);
+    if (surface_ok) {
+      c.forward = surface.forward(t);
+      c.smile = surface.smile_at(t);
+      c.atm = surface.implied_vol(t, 0.0);
+      const quant::delta_vol* cells[bucket_count] = {&c.smile.put10, &c.smile.put25, &c.smile.atm,
+                                                     &c.smile.call25, &c.smile.call10};
+      for (std::size_t b = 0; b < bucket_count; ++b) {
+        if (cells[b]->code == quant::status::ok)
+          c.width[b] = width_near(nearest.get(), cells[b]->strike);
+      }
+    }
+    return c;
+  }
+
+  void fill_tenors(underlying_state& u, underlying_snapshot& out) {
+    slices_scratch.clear();
     for (const auto& ep : u.expiries)
-      if (ep->fitted) slices.push_back({ep->t_fit_years, ep->forward, ep->params});
+      if (ep->fitted) slices_scratch.push_back({ep->t_fit_years, ep->forward, ep->params});
     quant::vol_surface surface;
-    const bool have_slices = !slices.empty();
-    const bool surface_ok = have_slices && surface.build(slices) == quant::status::ok;
+    const bool have_slices = !slices_scratch.empty();
+    const bool surface_ok = have_slices && surface.build(slices_scratch) == quant::status::ok;
     const bool forecast_ready = u.fc->ready();
     const bool have_index = positive(u.index_price);
+    if (u.tenor_rows.size() != config.tenor_days.size()) {
+      u.tenor_rows.assign(config.tenor_days.size(), tenor_cache{});
+    }
 
     out.tenors.clear();
     out.tenors.reserve(config.tenor_days.size());
-    for (int days : config.tenor_days) {
+    for (std::size_t i = 0; i < config.tenor_days.size(); ++i) {
+      const int days = config.tenor_days[i];
       tenor_row row;
       row.days = days;
       row.t_years = static_cast<double>(days) / 365.0;
       const double t = row.t_years;
       row.rv_forecast = forecast_ready ? u.fc->rv_forecast(static_cast<double>(days)) : nan;
-      bool extrapolated = false;
-      row.mfiv = mfiv_at(u, t, extrapolated);
+      const tenor_cache& c = tenor_surface(u, i, t, surface, surface_ok);
+      bool extrapolated = c.mf_extrapolated;
+      row.mfiv = c.mfiv;
       if (surface_ok) {
-        row.forward = surface.forward(t);
+        row.forward = c.forward;
         if (have_index && positive(row.forward))
           row.basis_annual = std::log(row.forward / u.index_price) / t;
-        const quant::delta_smile smile = surface.smile_at(t);
+        const quant::delta_smile& smile = c.smile;
         extrapolated = extrapolated || smile.extrapolated;
         const quant::delta_vol* cells[bucket_count] = {&smile.put10, &smile.put25, &smile.atm,
                                                        &smile.call25, &smile.call10};
-        // Expiry nearest the tenor, for the bucket widths.
-        const expiry_view* nearest = nullptr;
-        double nearest_dist = 0;
-        for (const auto& ep : u.expiries) {
-          if (!ep->fitted || !ep->view) continue;
-          const double d = std::fabs(ep->t_fit_years - t);
-          if (!nearest || d < nearest_dist) {
-            nearest = ep->view.get();
-            nearest_dist = d;
-          }
-        }
         for (std::size_t b = 0; b < bucket_count; ++b) {
           const quant::delta_vol& dv = *cells[b];
           if (dv.code != quant::status::ok) continue;
@@ -728,10 +929,9 @@ struct engine::impl {
           cell.iv = dv.vol;
           cell.strike = dv.strike;
           cell.premium_vol = cell.iv - row.rv_forecast;
-          cell.width_vol = width_near(nearest, dv.strike);
+          cell.width_vol = c.width[b];
         }
-        const quant::surface_vol atm = surface.implied_vol(t, 0.0);
-        if (atm.code == quant::status::ok) row.atm_iv = atm.vol;
+        if (c.atm.code == quant::status::ok) row.atm_iv = c.atm.vol;
         if (smile.call25.code == quant::status::ok && smile.put25.code == quant::status::ok) {
           row.rr25 = smile.rr25;
           if (smile.atm.code == quant::status::ok) row.bf25 = smile.bf25;
@@ -741,7 +941,9 @@ struct engine::impl {
       row.premium_vol = row.atm_iv - row.rv_forecast;
       row.premium_var = row.mfiv * row.mfiv - row.rv_forecast * row.rv_forecast;
 
-      if (!have_slices)
+      if (u.stale)
+        row.reason = reason_stale_data;
+      else if (!have_slices)
         row.reason = reason_no_surface;
       else if (!surface_ok)
         row.reason = reason_surface_error;
@@ -763,6 +965,13 @@ struct engine::impl {
                   std::isfinite(c.strike) && std::isfinite(c.width_vol);
       row.available = row.reason.empty() && numbers;
       if (row.reason.empty() && !numbers) row.reason = reason_surface_error;
+      if (u.stale) {  // no number from data that stopped
+        tenor_row blank;
+        blank.days = row.days;
+        blank.t_years = row.t_years;
+        blank.reason = reason_stale_data;
+        row = blank;
+      }
       out.tenors.push_back(row);
     }
   }
@@ -772,7 +981,9 @@ struct engine::impl {
     out->underlying = u.name;
     out->seq = ++u.seq;
     out->ts_ns = u.now_ns;
-    out->recv_ns = u.recv_ns;
+    out->recv_ns = newest_recv_ns;
+    out->data_recv_ns = u.recv_ns;
+    out->stale = u.stale;
     out->index_price = u.index_price;
     out->index_ts_ns = u.index_ts_ns;
     out->dvol = u.dvol;
@@ -880,6 +1091,48 @@ quant::status engine::warm_up(std::string_view underlying, std::span<const histo
   us.forecast_dirty = true;
   us.changed = true;
   return s;
+}
+
+bool engine::export_forecaster_state(std::string_view underlying, forecaster_state& out) const {
+  const int u = impl_->find_underlying(underlying);
+  if (u < 0) return false;
+  out = impl_->underlyings[static_cast<std::size_t>(u)]->fc->export_state();
+  return true;
+}
+
+std::string engine::restore_forecaster_state(std::string_view underlying,
+                                             const forecaster_state& s) {
+  const int u = impl_->find_underlying(underlying);
+  if (u < 0) return "unknown underlying '" + std::string(underlying) + "'";
+  underlying_state& us = *impl_->underlyings[static_cast<std::size_t>(u)];
+  std::string error = us.fc->restore_state(s);
+  if (error.empty()) {
+    us.forecast_dirty = true;
+    us.changed = true;
+  }
+  return error;
+}
+
+std::size_t engine::catch_up(std::string_view underlying, std::span<const history_bar> bars) {
+  const int u = impl_->find_underlying(underlying);
+  if (u < 0) return 0;
+  underlying_state& us = *impl_->underlyings[static_cast<std::size_t>(u)];
+  const std::size_t closed = us.fc->catch_up(bars);
+  us.forecast_dirty = true;
+  us.changed = true;
+  return closed;
+}
+
+void engine::on_clock(std::int64_t wall_ns) {
+  const std::int64_t timeout = impl_->config.data_timeout_ns;
+  for (auto& up : impl_->underlyings) {
+    underlying_state& u = *up;
+    const bool stale = timeout > 0 && u.recv_ns > 0 && wall_ns - u.recv_ns > timeout;
+    if (stale != u.stale) {
+      u.stale = stale;
+      u.changed = true;
+    }
+  }
 }
 
 void engine::on_event(const core::event& e) noexcept {

@@ -12,6 +12,7 @@
 #include "vrp/core/instruments.hpp"
 #include "vrp/engine/forecaster.hpp"
 #include "vrp/engine/snapshot.hpp"
+#include "vrp/quant/surface.hpp"
 #include "vrp/quant/svi.hpp"
 
 namespace vrp::engine::detail {
@@ -74,11 +75,42 @@ struct expiry_state {
   double t_fit_years = 0;
   double k_min = 0, k_max = 0;  // log-moneyness range of the points the fit used
   bool calendar_free = false;
+  // Inputs of the last calendar check against the previous fitted expiry; equal inputs give the
+  // same answer, so only the pairs next to a refitted expiry are checked again.
+  bool calendar_checked = false;
+  bool calendar_result = false;
+  quant::svi_params calendar_prev, calendar_self;
+  double calendar_t[2] = {0, 0};
+  double calendar_lo = 0, calendar_hi = 0;
   double mf_variance = nan;  // annualized, at t_fit_years
   int usable = 0;
 
   std::shared_ptr<const expiry_view> view;
   std::shared_ptr<expiry_view> pending_view;  // built by a refit, published after the calendar pass
+};
+
+// The expensive part of one tenor row (smile lookups, ATM, forward, model-free vol, widths) and
+// the inputs it was computed from. The surface at tenor t reads only the two fitted slices around
+// it (or the edge pair), the model-free variance of the expiries bracketing it, and the nearest
+// fitted expiry's quotes; when those inputs are equal value for value (the view by identity,
+// held here so its address cannot be reused), the row is the same bit for bit and is not
+// recomputed. An expiry refit thus recomputes only the tenors next to it.
+struct tenor_cache {
+  bool valid = false;
+  // inputs
+  bool surface_ok = false;
+  std::size_t slice_count = 0;  // 0, 1 or 2 slices in the window
+  quant::surface_slice window[2];
+  bool mf_below = false, mf_above = false, mf_same = false;
+  double mf_w_below = 0, mf_t_below = 0, mf_w_above = 0, mf_t_above = 0;
+  std::shared_ptr<const expiry_view> nearest;
+  // outputs
+  double forward = nan;
+  quant::delta_smile smile;
+  quant::surface_vol atm;
+  double mfiv = nan;
+  bool mf_extrapolated = false;
+  double width[5] = {nan, nan, nan, nan, nan};
 };
 
 struct underlying_state {
@@ -97,11 +129,13 @@ struct underlying_state {
   std::int64_t funding_ts_ns = 0;
   int options = 0;
 
+  bool stale = false;   // no data for longer than data_timeout_ns (on_clock)
   bool changed = true;  // needs a new underlying_snapshot at the next publish
   bool forecast_dirty = true;
   std::uint64_t seq = 0;
   std::shared_ptr<const forecast_view> forecast;
   std::shared_ptr<const underlying_snapshot> snap;
+  std::vector<tenor_cache> tenor_rows;  // one per configured tenor
 };
 
 }  // namespace vrp::engine::detail

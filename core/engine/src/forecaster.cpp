@@ -535,4 +535,186 @@ void forecaster::wait_idle() {
   impl_->note_adoptions(impl_->last_bar_close_ns);
 }
 
+forecaster_state forecaster::export_state() const {
+  const impl& m = *impl_;
+  forecaster_state s;
+  s.bar_ns = m.config.bar_ns;
+  s.spec = m.config.spec;
+  s.use = m.config.use;
+  s.has_open = m.has_open;
+  s.open_bar = m.open_bar;
+  s.open_close = m.open_close;
+  s.open_last_ts_ns = m.open_last_ts_ns;
+  s.has_closed = m.has_closed;
+  s.closed_bar = m.closed_bar;
+  s.closed_close = m.closed_close;
+  s.bars = m.bars;
+  s.ignored = m.ignored;
+  s.skipped_history = m.skipped_history;
+  s.gaps = m.gaps;
+  s.refits = m.refits;
+  s.last_bar_close_ns = m.last_bar_close_ns;
+  s.last_refit_ns = m.last_refit_ns;
+  s.recent.reserve(m.recent_count);
+  for (std::size_t i = m.recent.size() - m.recent_count; i < m.recent.size(); ++i) {
+    s.recent.push_back(m.recent[(m.recent_head + i) % m.recent.size()]);
+  }
+  s.day_bars.reserve(m.day_open_ms.size());
+  for (std::size_t i = 0; i < m.day_open_ms.size(); ++i) {
+    s.day_bars.push_back({m.day_open_ms[i], m.day_close[i]});
+  }
+  s.rv_daily = m.rv_daily;
+  s.har_ok = m.har_ok;
+  s.har_beta0 = m.har.beta0;
+  s.har_beta_d = m.har.beta_d;
+  s.har_beta_w = m.har.beta_w;
+  s.har_beta_m = m.har.beta_m;
+  s.har_r2 = m.har.r2;
+  s.har_observations = m.har.observations;
+  s.garch = m.garch.export_state();
+  return s;
+}
+
+namespace {
+
+bool positive_price(double p) {
+  return std::isfinite(p) && p > 0;
+}
+
+}  // namespace
+
+std::string forecaster::restore_state(const forecaster_state& s) {
+  impl& m = *impl_;
+  const forecast_config& c = m.config;
+  if (s.bar_ns != c.bar_ns) {
+    return "forecaster state: bar_ns " + std::to_string(s.bar_ns) +
+           " differs from the configured " + std::to_string(c.bar_ns);
+  }
+  if (s.spec.model != c.spec.model || s.spec.dist != c.spec.dist || s.spec.mean != c.spec.mean) {
+    return "forecaster state: model " + model_name(s.spec) + " differs from the configured " +
+           model_name(c.spec);
+  }
+  if (s.use != c.use) return "forecaster state: premium model differs from the configured one";
+  // Bar indices whose times fit in int64 nanoseconds.
+  const std::int64_t max_bar = std::numeric_limits<std::int64_t>::max() / c.bar_ns - 2;
+  const std::int64_t bar_ms = c.bar_ns / ns_per_ms;
+  if (!s.has_open && s.has_closed) return "forecaster state: a closed bar without an open bar";
+  if (s.has_open) {
+    if (s.open_bar > max_bar || s.open_bar < -max_bar) {
+      return "forecaster state: open_bar out of range";
+    }
+    if (!positive_price(s.open_close)) return "forecaster state: open_close is not a price > 0";
+    if (floor_div(s.open_last_ts_ns, c.bar_ns) != s.open_bar) {
+      return "forecaster state: open_last_ts_ns lies outside the open bar";
+    }
+  }
+  if (s.has_closed) {
+    if (s.closed_bar >= s.open_bar || s.closed_bar < -max_bar) {
+      return "forecaster state: closed_bar is not before the open bar";
+    }
+    if (!positive_price(s.closed_close)) return "forecaster state: closed_close is not a price > 0";
+    if (s.last_bar_close_ns != (s.closed_bar + 1) * c.bar_ns) {
+      return "forecaster state: last_bar_close_ns is not the closed bar's close time";
+    }
+  }
+  if (s.recent.size() > m.recent.size()) {
+    return "forecaster state: " + std::to_string(s.recent.size()) + " recent returns, at most " +
+           std::to_string(m.recent.size());
+  }
+  for (double r : s.recent) {
+    if (!std::isfinite(r)) return "forecaster state: a recent return is not finite";
+  }
+  if (s.day_bars.size() > static_cast<std::size_t>(m.bars_per_day) + 1) {
+    return "forecaster state: more day bars than a day holds";
+  }
+  for (std::size_t i = 0; i < s.day_bars.size(); ++i) {
+    const stored_bar& b = s.day_bars[i];
+    if (!positive_price(b.close)) return "forecaster state: a day bar's close is not a price > 0";
+    if (b.open_ms % bar_ms != 0) return "forecaster state: a day bar is off the bar grid";
+    if (i > 0 && b.open_ms <= s.day_bars[i - 1].open_ms) {
+      return "forecaster state: day bars are not in ascending order";
+    }
+    if (i > 0 && m.day_of_bar(b.open_ms / bar_ms) != m.day_of_bar(s.open_bar)) {
+      return "forecaster state: a day bar lies outside the open bar's day";
+    }
+  }
+  if (!s.day_bars.empty() && (!s.has_closed || s.day_bars.back().open_ms != s.closed_bar * bar_ms ||
+                              s.day_bars.back().close != s.closed_close)) {
+    return "forecaster state: the day bars do not end at the closed bar";
+  }
+  if (s.rv_daily.size() > har_max_days) {
+    return "forecaster state: more than " + std::to_string(har_max_days) + " daily variances";
+  }
+  for (double v : s.rv_daily) {
+    if (!std::isfinite(v) || v < 0) return "forecaster state: a daily variance is not finite >= 0";
+  }
+  if (s.har_ok && !(std::isfinite(s.har_beta0) && std::isfinite(s.har_beta_d) &&
+                    std::isfinite(s.har_beta_w) && std::isfinite(s.har_beta_m))) {
+    return "forecaster state: HAR coefficients are not finite";
+  }
+  // The GARCH part validates itself and is the last step that can fail.
+  if (std::string e = m.garch.restore_state(s.garch); !e.empty()) return "forecaster " + e;
+
+  m.has_open = s.has_open;
+  m.open_bar = s.open_bar;
+  m.open_close = s.open_close;
+  m.open_last_ts_ns = s.open_last_ts_ns;
+  m.has_closed = s.has_closed;
+  m.closed_bar = s.closed_bar;
+  m.closed_close = s.closed_close;
+  m.bars = s.bars;
+  m.ignored = s.ignored;
+  m.skipped_history = s.skipped_history;
+  m.gaps = s.gaps;
+  m.refits = s.refits;
+  m.last_bar_close_ns = s.last_bar_close_ns;
+  m.last_refit_ns = s.last_refit_ns;
+  std::fill(m.recent.begin(), m.recent.end(), 0.0);
+  for (std::size_t i = 0; i < s.recent.size(); ++i) m.recent[i] = s.recent[i];
+  m.recent_count = s.recent.size();
+  m.recent_head = s.recent.size() == m.recent.size() ? 0 : s.recent.size();
+  m.day_open_ms.clear();
+  m.day_close.clear();
+  for (const stored_bar& b : s.day_bars) {
+    m.day_open_ms.push_back(b.open_ms);
+    m.day_close.push_back(b.close);
+  }
+  m.rv_daily = s.rv_daily;
+  m.har = {};
+  m.har_ok = s.har_ok;
+  if (s.har_ok) {
+    m.har.code = q::status::ok;
+    m.har.beta0 = s.har_beta0;
+    m.har.beta_d = s.har_beta_d;
+    m.har.beta_w = s.har_beta_w;
+    m.har.beta_m = s.har_beta_m;
+    m.har.r2 = s.har_r2;
+    m.har.observations = s.har_observations;
+  }
+  m.on_garch_params_changed();
+  return {};
+}
+
+std::size_t forecaster::catch_up(std::span<const history_bar> bars) {
+  impl& m = *impl_;
+  const std::int64_t bar_ms = m.config.bar_ns / ns_per_ms;
+  constexpr std::int64_t max_abs_ms = std::numeric_limits<std::int64_t>::max() / ns_per_ms - 1;
+  std::size_t closed = 0;
+  for (const history_bar& b : bars) {
+    if (!positive_price(b.close) || b.open_ms >= max_abs_ms || b.open_ms <= -max_abs_ms ||
+        b.open_ms % bar_ms != 0) {
+      ++m.skipped_history;
+      continue;
+    }
+    const std::int64_t bar = b.open_ms / bar_ms;
+    if (m.has_open && bar < m.open_bar) continue;  // already in the state
+    if (m.has_open && bar == m.open_bar) {
+      m.open_close = b.close;  // the venue saw the whole of it (or more of it than we did)
+      continue;
+    }
+    if (m.on_price(b.open_ms * ns_per_ms, b.close)) ++closed;
+  }
+  return closed;
+}
+
 }  // namespace vrp::engine

@@ -28,6 +28,24 @@ std::string_view to_string(quote_status s) {
   return "unknown";
 }
 
+std::string_view to_string(event_reject r) {
+  switch (r) {
+    case event_reject::unknown_instrument:
+      return "unknown_instrument";
+    case event_reject::bad_timestamp:
+      return "bad_timestamp";
+    case event_reject::future_timestamp:
+      return "future_timestamp";
+    case event_reject::out_of_order:
+      return "out_of_order";
+    case event_reject::duplicate:
+      return "duplicate";
+    case event_reject::bad_price:
+      return "bad_price";
+  }
+  return "unknown";
+}
+
 std::string_view to_string(forward_source s) {
   switch (s) {
     case forward_source::none:

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <string>
 
 namespace vrp::quant {
 
@@ -151,6 +152,79 @@ void garch_live::wait_idle() {
     s = state_.load(std::memory_order_acquire);
   }
   maybe_adopt();
+}
+
+garch_live_state garch_live::export_state() const {
+  garch_live_state s;
+  s.spec = spec_;
+  s.options = options_;
+  s.ready = ready_;
+  s.params = online_.params();
+  s.next_variance = online_.next_variance();
+  const std::size_t n = std::min<std::size_t>(ring_total_, ring_.size());
+  s.returns.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    s.returns[i] = ring_[(ring_head_ + ring_.size() - n + i) % ring_.size()];
+  }
+  s.total = ring_total_;
+  s.since_refit = since_refit_;
+  // A job in flight (or finished, not yet adopted) is redone by the restored instance.
+  if (state_.load(std::memory_order_acquire) != idle) {
+    s.since_refit = std::max<std::uint64_t>(since_refit_, options_.refit_every);
+  }
+  s.stats = stats_;
+  return s;
+}
+
+namespace {
+
+bool same_spec(const garch_spec& a, const garch_spec& b) {
+  return a.model == b.model && a.dist == b.dist && a.mean == b.mean;
+}
+
+}  // namespace
+
+std::string garch_live::restore_state(const garch_live_state& s) {
+  if (!same_spec(s.spec, spec_)) {
+    return std::string("garch state: spec ") + to_string(s.spec.model) + "-" +
+           to_string(s.spec.dist) + "-" + to_string(s.spec.mean) + " differs from the configured " +
+           to_string(spec_.model) + "-" + to_string(spec_.dist) + "-" + to_string(spec_.mean);
+  }
+  if (s.options.window != options_.window || s.options.refit_every != options_.refit_every ||
+      s.options.min_points != options_.min_points) {
+    return "garch state: window/refit_every/min_points " + std::to_string(s.options.window) + "/" +
+           std::to_string(s.options.refit_every) + "/" + std::to_string(s.options.min_points) +
+           " differ from the configured " + std::to_string(options_.window) + "/" +
+           std::to_string(options_.refit_every) + "/" + std::to_string(options_.min_points);
+  }
+  const std::size_t expected = std::min<std::uint64_t>(s.total, options_.window);
+  if (s.returns.size() != expected) {
+    return "garch state: " + std::to_string(s.returns.size()) + " returns for a total of " +
+           std::to_string(s.total) + " (expected " + std::to_string(expected) + ")";
+  }
+  for (std::size_t i = 0; i < s.returns.size(); ++i) {
+    if (!std::isfinite(s.returns[i])) {
+      return "garch state: return " + std::to_string(i) + " is not finite";
+    }
+  }
+  if (s.ready) {
+    if (!garch_params_valid(spec_, s.params)) {
+      return "garch state: parameters outside the model's admissible region";
+    }
+    if (!std::isfinite(s.next_variance) || !(s.next_variance > 0)) {
+      return "garch state: next_variance is not finite and > 0";
+    }
+  }
+  wait_idle();  // a job of the replaced state: its result is dropped below
+  for (std::size_t i = 0; i < s.returns.size(); ++i) ring_[i] = s.returns[i];
+  std::fill(ring_.begin() + static_cast<std::ptrdiff_t>(s.returns.size()), ring_.end(), 0.0);
+  ring_head_ = s.returns.size() == ring_.size() ? 0 : s.returns.size();
+  ring_total_ = s.total;
+  since_refit_ = s.since_refit;
+  ready_ = s.ready;
+  online_ = s.ready ? garch_online(spec_, s.params, s.next_variance) : garch_online{};
+  stats_ = s.stats;
+  return {};
 }
 
 double garch_live::average_variance(int steps) const {

@@ -38,7 +38,7 @@ struct feed::impl : ws_handler, outbox, std::enable_shared_from_this<impl> {
   // ws_handler
   void on_open(ws_session&) override {
     proto.on_open(now_ns(), *this);
-    producer.end_batch();
+    end_burst();
   }
 
   bool on_frame(ws_session&, std::string_view text, std::int64_t recv_ns) override {
@@ -48,13 +48,19 @@ struct feed::impl : ws_handler, outbox, std::enable_shared_from_this<impl> {
     }
     const frame_verdict verdict = proto.on_frame(text, recv_ns, *this);
     producer.end_batch();
+    if (config.on_burst_end && !session.input_pending()) config.on_burst_end();
     apply(verdict);
     return verdict.data;
   }
 
   void on_close(ws_session&, close_reason, const std::error_code&) override {
     proto.on_close(now_ns());
+    end_burst();
+  }
+
+  void end_burst() {
     producer.end_batch();
+    if (config.on_burst_end) config.on_burst_end();
   }
 
   // outbox
@@ -86,7 +92,7 @@ struct feed::impl : ws_handler, outbox, std::enable_shared_from_this<impl> {
   void on_timer() {
     producer.flush();
     if (session.connected()) apply(proto.on_timer(now_ns(), *this));
-    producer.end_batch();
+    end_burst();
     do_timer();
   }
 

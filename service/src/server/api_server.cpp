@@ -137,11 +137,10 @@ void server_state::fan_out() {
     }
     if (!u) continue;
     if (current[i] && (current[i] == u || current[i]->seq == u->seq)) continue;
+    const bool was_stale = current[i] && current[i]->stale;
     current[i] = u;
-    if (u->complete && !ever_complete[i]) {
-      ever_complete[i] = true;
-      ready_flag.store(ready(), std::memory_order_relaxed);
-    }
+    if (u->complete && !ever_complete[i]) ever_complete[i] = true;
+    if (u->complete || was_stale != u->stale) ready_flag.store(ready(), std::memory_order_relaxed);
     history.record(*u);
     m.fanouts->inc();
     for (std::size_t k = 0; k < channel_kinds; ++k) {
@@ -172,7 +171,8 @@ std::shared_ptr<const stream_frame> server_state::frame_for(std::size_t channel)
 bool server_state::ready(std::vector<std::string>* waiting) const {
   bool all = true;
   for (std::size_t i = 0; i < ever_complete.size(); ++i) {
-    if (ever_complete[i]) continue;
+    // Ready: complete once, and its data has not stopped since.
+    if (ever_complete[i] && !(current[i] && current[i]->stale)) continue;
     all = false;
     if (waiting != nullptr) waiting->push_back(cfg.underlyings[i]);
   }
@@ -305,6 +305,11 @@ void api_server::publish(std::shared_ptr<const engine::snapshot> s) {
   st.latest.store(std::move(s), std::memory_order_release);
   st.published.fetch_add(1, std::memory_order_relaxed);
   if (st.stopping.load(std::memory_order_relaxed)) return;
+  // On the server's own thread (the engine shares it): fan out now, without a queue round trip.
+  if (st.io.get_executor().running_in_this_thread()) {
+    st.fan_out();
+    return;
+  }
   if (!st.notify_pending.exchange(true, std::memory_order_acq_rel)) {
     asio::post(st.io, [w = state_] { w->on_notify(); });
   }

@@ -67,6 +67,7 @@ std::size_t premium_history::record(const engine::underlying_snapshot& u) {
     s->last_ts_ns = u.ts_ns;
     s->has_last = true;
     ++appended;
+    if (sink_) sink_(s->underlying, s->tenor_days, p);
   }
   return appended;
 }
@@ -107,6 +108,45 @@ std::vector<history_point> premium_history::query(std::string_view underlying, i
   result.reserve(last - begin);
   for (std::size_t i = begin; i < last; ++i) result.push_back(at(i));
   return result;
+}
+
+void premium_history::set_sink(append_sink sink) {
+  std::lock_guard lock(mutex_);
+  sink_ = std::move(sink);
+}
+
+std::size_t premium_history::load(std::string_view underlying, int tenor_days,
+                                  std::span<const history_point> points) {
+  if (capacity_ == 0) return 0;
+  std::lock_guard lock(mutex_);
+  series* s = find(underlying, tenor_days);
+  if (s == nullptr) return 0;
+  // Logical order (oldest first) of what the series holds, then the loaded points after it.
+  std::vector<history_point> all;
+  all.reserve(s->ring.size() + points.size());
+  for (std::size_t i = 0; i < s->ring.size(); ++i)
+    all.push_back(s->ring[(s->head + i) % s->ring.size()]);
+  std::size_t kept = 0;
+  constexpr std::int64_t max_abs_ms = std::numeric_limits<std::int64_t>::max() / 1'000'000;
+  for (const history_point& p : points) {
+    if (p.ts_ms > max_abs_ms || p.ts_ms < -max_abs_ms) continue;  // not a time in ns range
+    if (!all.empty() && p.ts_ms <= all.back().ts_ms) continue;
+    all.push_back(p);
+    ++kept;
+  }
+  if (all.size() > capacity_) {
+    const std::size_t excess = all.size() - capacity_;
+    all.erase(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(excess));
+    kept = std::min(kept, all.size());
+  }
+  s->ring = std::move(all);
+  s->head = 0;
+  if (!s->ring.empty()) {
+    const std::int64_t last_ns = s->ring.back().ts_ms * 1'000'000;
+    if (!s->has_last || last_ns > s->last_ts_ns) s->last_ts_ns = last_ns;
+    s->has_last = true;
+  }
+  return kept;
 }
 
 std::size_t premium_history::size(std::string_view underlying, int tenor_days) const {

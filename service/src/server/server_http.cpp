@@ -16,11 +16,13 @@
 #include <string>
 #include <string_view>
 
+#include "server/http_handler.hpp"
 #include "server/server_state.hpp"
 #include "server/server_ws.hpp"
 #include "vrp/service/json_writer.hpp"
 #include "vrp/service/premium_history.hpp"
 #include "vrp/service/snapshot_json.hpp"
+#include "vrp/web/assets.hpp"
 
 namespace vrp::service {
 
@@ -298,70 +300,20 @@ class refusal : public std::enable_shared_from_this<refusal> {
   linger_drain drain_;
 };
 
-class http_session final : public server_connection,
-                           public std::enable_shared_from_this<http_session> {
+// Routing and the endpoints of one parsed request, without the connection: http_session writes
+// the response to its socket, answer_http_request (http_handler.hpp) returns it.
+class request_handler {
  public:
-  http_session(std::shared_ptr<server_state> st, tcp::socket socket, connection_slot slot)
-      : st_(std::move(st)),
-        stream_(std::move(socket)),
-        slot_(std::move(slot)),
-        buffer_(st_->cfg.max_header_bytes + st_->cfg.max_request_bytes + 4096) {}
+  explicit request_handler(std::shared_ptr<server_state> st) : st_(std::move(st)) {}
+  virtual ~request_handler() = default;
+  request_handler(const request_handler&) = delete;
+  request_handler& operator=(const request_handler&) = delete;
 
-  ~http_session() override { st_->connections.erase(this); }
-
-  void run() {
-    st_->connections.insert(this);
-    do_read();
-  }
-
-  void on_server_stop() override {
-    stop_requested_ = true;
-    if (!writing_) close();  // idle between requests; a response in flight closes after it
-  }
-
- private:
-  void do_read() {
-    parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
-        st_->cfg.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
-    parser_->body_limit(st_->cfg.max_request_bytes);
-    stream_.expires_after(st_->cfg.idle_timeout);
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
-  }
-
-  void on_read(beast::error_code ec) {
-    if (ec) {
-      if (ec == http::error::end_of_stream) {
-        beast::error_code sec;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, sec);
-        return close();
-      }
-      if (stop_requested_ || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-          ec == http::error::partial_message) {
-        return close();
-      }
-      keep_alive_ = false;
-      endpoint_ = endpoint_id::other;
-      version_ = 11;
-      if (ec == http::error::header_limit) {
-        return error(http::status::request_header_fields_too_large, "headers_too_large",
-                     "request line and headers exceed " +
-                         std::to_string(st_->cfg.max_header_bytes) + " bytes");
-      }
-      if (ec == http::error::body_limit || ec == http::error::buffer_overflow) {
-        return error(
-            http::status::payload_too_large, "payload_too_large",
-            "request body exceeds " + std::to_string(st_->cfg.max_request_bytes) + " bytes");
-      }
-      if (is_http_parse_error(ec)) {
-        return error(http::status::bad_request, "bad_request", "malformed HTTP request");
-      }
-      return close();  // a socket error
-    }
-    handle(parser_->get());
-  }
+ protected:
+  // res_ holds the complete response.
+  virtual void respond() = 0;
+  // /v1/stream passed its checks: the WebSocket session takes the connection.
+  virtual void upgrade(http::request<http::string_body>& req) = 0;
 
   void handle(http::request<http::string_body>& req) {
     const std::string_view target(req.target().data(), req.target().size());
@@ -372,7 +324,11 @@ class http_session final : public server_connection,
     endpoint_ = classify(path);
     version_ = req.version();
     keep_alive_ = req.keep_alive() && !stop_requested_;
-    if (endpoint_ != endpoint_id::healthz && !authorized(*st_, req)) {
+    if (endpoint_ == endpoint_id::other && on_static(req, path)) return;
+    // Browsers cannot set headers on a WebSocket: the upgrade may carry the token as
+    // access_token in the query instead (RFC 6750 §2.3).
+    if (endpoint_ != endpoint_id::healthz && !authorized(*st_, req) &&
+        !(endpoint_ == endpoint_id::stream && query_token_matches(query))) {
       return error(http::status::unauthorized, "unauthorized", "missing or invalid bearer token");
     }
     if (endpoint_ == endpoint_id::other) {
@@ -400,6 +356,57 @@ class http_session final : public server_connection,
         break;
     }
     error(http::status::not_found, "not_found", "no such endpoint");
+  }
+
+  bool query_token_matches(std::string_view query) {
+    std::string given;
+    return find_param(query, "access_token", given) == param_state::present &&
+           token_matches(st_->cfg.token, given);
+  }
+
+  // The dashboard's files (vrp/web/assets.hpp): exact paths in the embedded table, public (they
+  // hold no data; the page asks for the token), so answered before authorization. False when
+  // `path` is not one of them.
+  bool on_static(const http::request<http::string_body>& req, std::string_view path) {
+    const auto method = req.method_string();
+    const auto inm = req[http::field::if_none_match];
+    const auto r = web::serve_static(web::embedded_assets(), {method.data(), method.size()}, path,
+                                     {inm.data(), inm.size()});
+    if (r.status == web::static_status::not_static) return false;
+    if (r.status == web::static_status::not_built) {
+      error(http::status::service_unavailable, "dashboard_not_built",
+            std::string(web::not_built_message));
+      return true;
+    }
+    if (r.status == web::static_status::method_not_allowed) {
+      error(http::status::method_not_allowed, "method_not_allowed",
+            "only GET and HEAD are allowed");
+      return true;
+    }
+    const auto sv = [](std::string_view v) { return beast::string_view(v.data(), v.size()); };
+    const bool fresh = r.status == web::static_status::ok;
+    const auto status = fresh ? http::status::ok : http::status::not_modified;
+    st_->count_http(endpoint_, static_cast<unsigned>(status));
+    res_ = http::response<http::string_body>(status, version_ == 10 ? 10 : 11);
+    res_.set(http::field::server, "vrpd");
+    res_.set(http::field::etag, sv(r.file->etag));
+    res_.set(http::field::cache_control, sv(r.file->cache_control));
+    res_.set("Content-Security-Policy", sv(web::content_security_policy));
+    res_.set("X-Content-Type-Options", "nosniff");
+    res_.set("X-Frame-Options", "DENY");
+    res_.set("Referrer-Policy", "no-referrer");
+    res_.keep_alive(keep_alive_);
+    if (fresh) {
+      res_.set(http::field::content_type, sv(r.file->content_type));
+      if (req.method() == http::verb::head) {
+        res_.content_length(r.file->body.size());  // the GET's length, no body
+      } else {
+        res_.body().assign(r.file->body);
+        res_.prepare_payload();
+      }
+    }
+    respond();
+    return true;
   }
 
   void on_healthz() {
@@ -532,10 +539,7 @@ class http_session final : public server_connection,
     if (stop_requested_) {
       return error(http::status::service_unavailable, "stopping", "the server is stopping");
     }
-    // The WebSocket session owns the connection from here on.
-    st_->connections.erase(this);
-    stream_.expires_never();
-    run_ws_session(st_, std::move(stream_), parser_->release(), std::move(slot_));
+    upgrade(req);
   }
 
   void error(http::status status, std::string_view code, const std::string& message) {
@@ -552,15 +556,104 @@ class http_session final : public server_connection,
              beast::string_view(content_type.data(), content_type.size()));
     res_.set(http::field::cache_control, "no-store");
     if (status == http::status::unauthorized) res_.set(http::field::www_authenticate, "Bearer");
-    if (status == http::status::method_not_allowed) res_.set(http::field::allow, "GET");
+    if (status == http::status::method_not_allowed) {
+      // Only the dashboard's files (endpoint "other") take HEAD too.
+      res_.set(http::field::allow, endpoint_ == endpoint_id::other ? "GET, HEAD" : "GET");
+    }
     res_.keep_alive(keep_alive_);
     res_.body() = std::move(body_);
     res_.prepare_payload();
+    respond();
+  }
+
+  std::shared_ptr<server_state> st_;
+  http::response<http::string_body> res_;
+  std::string body_;
+  endpoint_id endpoint_ = endpoint_id::other;
+  unsigned version_ = 11;
+  bool keep_alive_ = true;
+  bool stop_requested_ = false;
+};
+
+class http_session final : public request_handler,
+                           public server_connection,
+                           public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(std::shared_ptr<server_state> st, tcp::socket socket, connection_slot slot)
+      : request_handler(std::move(st)),
+        stream_(std::move(socket)),
+        slot_(std::move(slot)),
+        buffer_(st_->cfg.max_header_bytes + st_->cfg.max_request_bytes + 4096) {}
+
+  ~http_session() override { st_->connections.erase(this); }
+
+  void run() {
+    st_->connections.insert(this);
+    do_read();
+  }
+
+  void on_server_stop() override {
+    stop_requested_ = true;
+    if (!writing_) close();  // idle between requests; a response in flight closes after it
+  }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
+        st_->cfg.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    parser_->body_limit(st_->cfg.max_request_bytes);
+    stream_.expires_after(st_->cfg.idle_timeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec) {
+      if (ec == http::error::end_of_stream) {
+        beast::error_code sec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, sec);
+        return close();
+      }
+      if (stop_requested_ || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+          ec == http::error::partial_message) {
+        return close();
+      }
+      keep_alive_ = false;
+      endpoint_ = endpoint_id::other;
+      version_ = 11;
+      if (ec == http::error::header_limit) {
+        return error(http::status::request_header_fields_too_large, "headers_too_large",
+                     "request line and headers exceed " +
+                         std::to_string(st_->cfg.max_header_bytes) + " bytes");
+      }
+      if (ec == http::error::body_limit || ec == http::error::buffer_overflow) {
+        return error(
+            http::status::payload_too_large, "payload_too_large",
+            "request body exceeds " + std::to_string(st_->cfg.max_request_bytes) + " bytes");
+      }
+      if (is_http_parse_error(ec)) {
+        return error(http::status::bad_request, "bad_request", "malformed HTTP request");
+      }
+      return close();  // a socket error
+    }
+    handle(parser_->get());
+  }
+
+  void respond() override {
     writing_ = true;
     stream_.expires_after(st_->cfg.idle_timeout);
     http::async_write(
         stream_, res_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+  }
+
+  void upgrade(http::request<http::string_body>&) override {
+    // The WebSocket session owns the connection from here on.
+    st_->connections.erase(this);
+    stream_.expires_never();
+    run_ws_session(st_, std::move(stream_), parser_->release(), std::move(slot_));
   }
 
   void on_write(beast::error_code ec) {
@@ -592,19 +685,35 @@ class http_session final : public server_connection,
     stream_.socket().close(ec);
   }
 
-  std::shared_ptr<server_state> st_;
   beast::tcp_stream stream_;
   connection_slot slot_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
-  http::response<http::string_body> res_;
-  std::string body_;
   linger_drain drain_;
-  endpoint_id endpoint_ = endpoint_id::other;
-  unsigned version_ = 11;
-  bool keep_alive_ = true;
   bool writing_ = false;
-  bool stop_requested_ = false;
+};
+
+// Collects what request_handler answers instead of writing it.
+class answer_capture final : public request_handler {
+ public:
+  answer_capture(std::shared_ptr<server_state> st, bool stopping) : request_handler(std::move(st)) {
+    stop_requested_ = stopping;
+  }
+
+  http_answer answer(http::request<http::string_body>& req) {
+    handle(req);
+    answer_.response = std::move(res_);
+    return std::move(answer_);
+  }
+
+ private:
+  void respond() override { ++answer_.answers; }
+  void upgrade(http::request<http::string_body>&) override {
+    answer_.upgrade = true;
+    ++answer_.answers;
+  }
+
+  http_answer answer_;
 };
 
 }  // namespace
@@ -615,6 +724,11 @@ void run_http_session(std::shared_ptr<server_state> st, tcp::socket socket, conn
 
 void refuse_connection(std::shared_ptr<server_state> st, tcp::socket socket) {
   std::make_shared<refusal>(std::move(st), std::move(socket))->run();
+}
+
+http_answer answer_http_request(std::shared_ptr<server_state> st,
+                                http::request<http::string_body>& req, bool stopping) {
+  return answer_capture(std::move(st), stopping).answer(req);
 }
 
 }  // namespace vrp::service

@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/ws_message.hpp"
 #include "vrp/service/snapshot_json.hpp"
 
 namespace vrp::service {
@@ -34,7 +35,6 @@ namespace {
 // Replies (acks, pongs, errors) waiting before the session stops reading the client: a client
 // that sends requests without reading the answers gets back-pressure, not a growing buffer.
 constexpr std::size_t max_pending_replies = 16;
-constexpr std::size_t max_channels_per_message = 64;
 constexpr auto close_grace = std::chrono::seconds(1);
 
 std::int64_t now_realtime_ns() {
@@ -158,44 +158,17 @@ class ws_session final : public server_connection,
   }
 
   void on_message(std::string_view text) {
-    const auto doc = nlohmann::json::parse(text, nullptr, false);
-    if (doc.is_discarded() || !doc.is_object()) {
-      return client_error("bad_request", "a message must be a JSON object");
+    const ws_request r = parse_ws_message(*st_, text);
+    switch (r.op) {
+      case ws_op::invalid:
+        return client_error(r.error_code, r.error_message);
+      case ws_op::ping:
+        return reply(R"({"op":"pong"})");
+      case ws_op::subscribe:
+        return on_subscribe(r.channels);
+      case ws_op::unsubscribe:
+        return on_unsubscribe(r.channels);
     }
-    const auto op_it = doc.find("op");
-    if (op_it == doc.end() || !op_it->is_string()) {
-      return client_error("bad_request", "\"op\" must be a string");
-    }
-    const auto& op = op_it->get_ref<const std::string&>();
-    if (op == "ping") return reply(R"({"op":"pong"})");
-    const bool subscribe = op == "subscribe";
-    if (!subscribe && op != "unsubscribe") {
-      return client_error("unknown_op", "unknown op '" + op.substr(0, 32) +
-                                            "' (allowed: subscribe, unsubscribe, ping)");
-    }
-    const auto ch_it = doc.find("channels");
-    if (ch_it == doc.end() || !ch_it->is_array() || ch_it->empty() ||
-        ch_it->size() > max_channels_per_message) {
-      return client_error("bad_request", "\"channels\" must be an array of 1 to " +
-                                             std::to_string(max_channels_per_message) +
-                                             " channel names");
-    }
-    std::vector<std::size_t> channels;
-    channels.reserve(ch_it->size());
-    for (const auto& c : *ch_it) {
-      if (!c.is_string()) return client_error("bad_request", "channel names must be strings");
-      const auto& name = c.get_ref<const std::string&>();
-      const int idx = st_->channel_index(name);
-      if (idx < 0) {
-        return client_error("unknown_channel", "unknown channel '" + name.substr(0, 64) +
-                                                   "' (premium.<U>, surface.<U> or forecast.<U>" +
-                                                   " of a served underlying)");
-      }
-      const auto i = static_cast<std::size_t>(idx);
-      if (std::find(channels.begin(), channels.end(), i) == channels.end()) channels.push_back(i);
-    }
-    if (subscribe) return on_subscribe(channels);
-    on_unsubscribe(channels);
   }
 
   void on_subscribe(const std::vector<std::size_t>& channels) {

@@ -360,6 +360,8 @@ void write_premium(out_json& w, const engine::underlying_snapshot& u) {
   w.key("funding_annual").number(u.funding_annual);
   w.key("perp_basis").number(u.perp_basis);
   w.key("recv_ns").integer(u.recv_ns);
+  w.key("data_recv_ns").integer(u.data_recv_ns);
+  w.key("stale").boolean(u.stale);
   w.key("tenors").begin_array();
   for (const auto& row : u.tenors) {
     w.begin_object();

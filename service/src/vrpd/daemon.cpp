@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/system_error.hpp>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +32,7 @@
 #include "vrp/service/engine_setup.hpp"
 #include "vrp/service/premium_history.hpp"
 #include "vrpd/metrics_wiring.hpp"
+#include "vrpd/state_wiring.hpp"
 
 namespace vrp::service {
 
@@ -92,8 +95,9 @@ std::string chart_resolution(std::chrono::seconds bar) {
 // failure leaves that forecaster cold: its premium stays unavailable until enough live bars close.
 constexpr int warm_up_attempts = 30;  // one a second
 
-// Until the signal handlers are installed (after warm-up), SIGINT/SIGTERM end the process at once.
-void warm_up(engine::engine& eng, const config::config& c) {
+// Runs on its own thread before the feed starts (nothing else touches the engine until then), so
+// the API answers /healthz and /readyz meanwhile; `cancel` (a shutdown signal) ends the retries.
+void warm_up(engine::engine& eng, const config::config& c, const std::atomic<bool>& cancel) {
   const auto& d = c.deribit;
   const std::string resolution = chart_resolution(c.forecast.bar);
   if (resolution.empty()) {
@@ -109,14 +113,17 @@ void warm_up(engine::engine& eng, const config::config& c) {
   for (int attempt = 1;; ++attempt) {
     now = deribit::fetch_server_time(d.url, d.ca_file, d.connect_timeout_ms * 2);
     if (now.error.empty()) break;
-    if (attempt >= warm_up_attempts) {
+    if (attempt >= warm_up_attempts || cancel.load(std::memory_order_relaxed)) {
       spdlog::warn("event=warm_up_failed attempts={} reason=\"get_time: {}\"", attempt, now.error);
       return;
     }
     if (attempt == 1) spdlog::info("event=warm_up_retry reason=\"get_time: {}\"", now.error);
-    std::this_thread::sleep_for(std::chrono::seconds(1));
+    for (int i = 0; i < 10 && !cancel.load(std::memory_order_relaxed); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
   }
   for (const auto& u : c.engine.underlyings) {
+    if (cancel.load(std::memory_order_relaxed)) return;
     deribit::history_request r;
     r.url = d.url;
     r.ca_file = d.ca_file;
@@ -139,9 +146,13 @@ void warm_up(engine::engine& eng, const config::config& c) {
   }
 }
 
-// The engine thread: drains the ring in batches, publishes a snapshot after each batch that
-// changed something, and fits what is still pending once the feed has been quiet for a refit
-// interval (the I/O thread's tick wakes it). Parks when idle so two cores are never burned.
+// The engine loop. With engine.thread = "own" it runs on its own thread: drains the ring in
+// batches, publishes a snapshot after each batch that changed something, and fits what is still
+// pending once the feed has been quiet for a refit interval (the I/O thread's tick wakes it); it
+// parks when idle so two cores are never burned. With engine.thread = "io" there is no engine
+// thread: the feed calls drain() on the I/O thread at the end of each burst of frames (one batch,
+// one snapshot) and the tick calls on_tick(), so an update reaches the publisher without a
+// thread hand-off.
 class engine_loop {
  public:
   engine_loop(engine::engine& eng, core::spsc_ring<core::event>& ring, core::ring_doorbell& bell,
@@ -153,50 +164,94 @@ class engine_loop {
         metrics_(metrics),
         wait_(c.engine.wait),
         spin_(c.engine.spin_us),
-        quiet_(std::chrono::duration_cast<steady::duration>(c.engine.refit_interval_ms)) {}
+        quiet_(std::chrono::duration_cast<steady::duration>(c.engine.refit_interval_ms)),
+        batch_(1'024) {}
 
+  // engine.thread = "own": the engine thread's body, until stop().
   void run() {
-    std::vector<core::event> batch(1'024);
-    auto last_event = steady::now();
-    bool flush_pending = false;
     while (true) {
-      const std::size_t n = ring_.pop_batch(batch.data(), batch.size());
-      if (n > 0) {
-        for (std::size_t i = 0; i < n; ++i) eng_.on_event(batch[i]);
+      if (apply_batch()) {
         publish(eng_.publish());
-        flush_pending = true;
-        last_event = steady::now();
         continue;
       }
       if (stop_.load(std::memory_order_acquire)) break;
-      if (flush_pending && steady::now() - last_event >= quiet_) {
-        publish(eng_.flush());
-        flush_pending = false;
+      if (flush_due()) continue;
+      if (tick_.exchange(false, std::memory_order_relaxed)) {
+        clock();
         continue;
       }
       if (wait_ != config::wait_strategy::park && spin_until_data()) continue;
       if (wait_ == config::wait_strategy::spin) continue;
-      tick_.store(false, std::memory_order_relaxed);
       bell_.park([&] {
         return ring_.size_approx() == 0 && !stop_.load(std::memory_order_acquire) &&
                !tick_.load(std::memory_order_relaxed);
       });
     }
-    publish(eng_.flush());
+    finish();
   }
 
-  // I/O thread, every tick: lets a parked engine check for pending fits.
-  void tick() {
-    tick_.store(true, std::memory_order_relaxed);
-    bell_.wake();
+  // engine.thread = "io", on the I/O thread: everything waiting becomes one batch.
+  void drain() {
+    bool any = false;
+    while (apply_batch()) any = true;
+    if (any) publish(eng_.publish());
   }
+
+  // I/O thread, every tick.
+  void on_tick() {
+    if (inline_) {
+      drain();
+      if (!flush_due()) clock();
+    } else {
+      // Lets a parked engine thread check for pending fits.
+      tick_.store(true, std::memory_order_relaxed);
+      bell_.wake();
+    }
+  }
+
+  // Selects engine.thread = "io" (before the feed starts).
+  void run_inline() { inline_ = true; }
 
   void stop() {
     stop_.store(true, std::memory_order_release);
     bell_.wake();
   }
 
+  // The last batch and the fits still pending, on whichever thread ran the engine.
+  void finish() {
+    while (apply_batch()) {
+    }
+    publish(eng_.flush());
+  }
+
  private:
+  // Applies up to one buffer of events; false when the ring was empty.
+  bool apply_batch() {
+    const std::size_t n = ring_.pop_batch(batch_.data(), batch_.size());
+    if (n == 0) return false;
+    for (std::size_t i = 0; i < n; ++i) eng_.on_event(batch_[i]);
+    flush_pending_ = true;
+    last_event_ = steady::now();
+    return true;
+  }
+
+  // The wall clock for the engine's data timeout; publishes when an underlying went stale or
+  // came back.
+  void clock() {
+    eng_.on_clock(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+    publish(eng_.publish());
+  }
+
+  // Fits what a quiet feed left pending, once it has been quiet for the refit interval.
+  bool flush_due() {
+    if (!flush_pending_ || steady::now() - last_event_ < quiet_) return false;
+    publish(eng_.flush());
+    flush_pending_ = false;
+    return true;
+  }
+
   bool spin_until_data() {
     const auto until = steady::now() + spin_;
     while (steady::now() < until) {
@@ -208,6 +263,7 @@ class engine_loop {
   void publish(std::shared_ptr<const engine::snapshot> s) {
     if (!s) return;
     metrics_.update(*s);
+    if (state_ != nullptr) state_->on_publish(eng_, *s);  // checkpoints, handed to its writer
     server_.publish(std::move(s));
   }
 
@@ -219,8 +275,18 @@ class engine_loop {
   config::wait_strategy wait_;
   std::chrono::microseconds spin_;
   steady::duration quiet_;
+  std::vector<core::event> batch_;
+  steady::time_point last_event_ = steady::now();
+  bool flush_pending_ = false;
+  bool inline_ = false;
   std::atomic<bool> stop_{false};
   std::atomic<bool> tick_{false};
+
+ public:
+  void attach_state(state_wiring* state) { state_ = state; }  // before the engine runs
+
+ private:
+  state_wiring* state_ = nullptr;
 };
 
 }  // namespace
@@ -253,7 +319,15 @@ int run_daemon(const config::config& c) {
 
   premium_history history(c.engine.underlyings, c.engine.tenors_days, c.api.history_points,
                           c.api.history_interval_ms.count());
-  asio::io_context api_io(1);
+  state_wiring state(c, registry, history);  // <state_dir>/vrpd.sqlite: the stored history
+  // The feed I/O thread is this one (feed_io.run() below). The API shares it unless api.thread =
+  // "own"; the engine runs on it unless engine.thread = "own" (ARCHITECTURE.md §3).
+  asio::io_context feed_io(1);
+  auto work = asio::make_work_guard(feed_io);
+  const bool api_own_thread = c.api.thread == config::thread_placement::own;
+  const bool engine_inline = c.engine.thread == config::thread_placement::io;
+  std::optional<asio::io_context> api_own_io;
+  asio::io_context& api_io = api_own_thread ? api_own_io.emplace(1) : feed_io;
   api_server server(api_io, make_api_config(c), registry, history);
   asio::ip::tcp::endpoint bound;
   try {
@@ -266,27 +340,46 @@ int run_daemon(const config::config& c) {
   std::printf("{\"listening\":\"%s:%u\"}\n", bound.address().to_string().c_str(),
               static_cast<unsigned>(bound.port()));
   std::fflush(stdout);
-  spdlog::info("event=listening address={}:{}", bound.address().to_string(), bound.port());
+  spdlog::info("event=listening address={}:{} api_thread={} engine_thread={}",
+               bound.address().to_string(), bound.port(), config::to_string(c.api.thread),
+               config::to_string(c.engine.thread));
 
   engine::engine eng(make_engine_config(c), instruments);
   engine_metrics eng_metrics(registry, c.engine.underlyings, c.engine.tenors_days);
-  std::thread api_thread([&] { api_io.run(); });
-
-  asio::io_context feed_io(1);
-  auto work = asio::make_work_guard(feed_io);
-  std::unique_ptr<deribit::feed> feed;
-  std::unique_ptr<feed_metrics> fmetrics;
-  if (c.deribit.enabled) {
-    warm_up(eng, c);  // before the engine thread starts: the engine is single-threaded
-    feed = std::make_unique<deribit::feed>(feed_io, make_feed_config(c), instruments, ring, bell);
-    fmetrics = std::make_unique<feed_metrics>(registry, "deribit");
-  }
+  std::thread api_thread;
+  if (api_own_thread) api_thread = std::thread([&] { api_io.run(); });
 
   engine_loop loop(eng, ring, bell, server, eng_metrics, c);
-  std::thread engine_thread([&] { loop.run(); });
+  loop.attach_state(&state);
+  std::thread engine_thread;
+  if (engine_inline) {
+    loop.run_inline();
+  } else {
+    engine_thread = std::thread([&] { loop.run(); });
+  }
 
-  // Once a second on the I/O thread: copy the feed's counters into the registry (their single
-  // writer) and let the engine fit what a quiet feed left pending.
+  // The feed starts once the warm-up is over; the warm-up runs on its own thread meanwhile.
+  std::unique_ptr<deribit::feed> feed;
+  std::unique_ptr<feed_metrics> fmetrics;
+  std::atomic<bool> shutting_down{false};
+  std::thread warm_up_thread;
+  if (c.deribit.enabled) {
+    fmetrics = std::make_unique<feed_metrics>(registry, "deribit");
+    warm_up_thread = std::thread([&] {
+      state.resume(eng, shutting_down);  // forecasters from their checkpoints, then the gap
+      if (state.any_cold()) warm_up(eng, state.cold_config(c), shutting_down);
+      asio::post(feed_io, [&] {
+        if (shutting_down.load(std::memory_order_relaxed)) return;
+        auto fc = make_feed_config(c);
+        if (engine_inline) fc.on_burst_end = [&loop] { loop.drain(); };
+        feed = std::make_unique<deribit::feed>(feed_io, std::move(fc), instruments, ring, bell);
+        feed->start();
+      });
+    });
+  }
+
+  // Every tick on the I/O thread: copy the feed's counters into the registry (their single writer,
+  // once a second) and let the engine fit what a quiet feed left pending.
   asio::steady_timer ticker(feed_io);
   const auto tick_period = std::max<std::chrono::milliseconds>(
       std::chrono::milliseconds(100),
@@ -297,7 +390,7 @@ int run_daemon(const config::config& c) {
     ticker.expires_after(tick_period);
     ticker.async_wait([&](boost::system::error_code ec) {
       if (ec) return;
-      loop.tick();
+      loop.on_tick();
       if (feed && (++ticks * tick_period.count()) % 1'000 < tick_period.count()) {
         fmetrics->update(feed->stats());
       }
@@ -305,25 +398,37 @@ int run_daemon(const config::config& c) {
     });
   };
   arm();
-  if (feed) feed->start();
 
-  // SIGINT/SIGTERM: stop the feed, drain the engine, close the API gracefully.
+  // SIGINT/SIGTERM: stop the feed, drain the engine (its last snapshot reaches the subscribers),
+  // then close the API gracefully.
   asio::signal_set signals(feed_io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
     spdlog::info("event=shutdown signal={}", sig);
+    shutting_down.store(true, std::memory_order_relaxed);
     ticker.cancel();
     if (feed) feed->stop();
+    if (engine_inline) {
+      loop.finish();
+    } else {
+      loop.stop();
+      engine_thread.join();
+    }
+    server.stop();
     work.reset();
   });
   std::signal(SIGPIPE, SIG_IGN);
 
   feed_io.run();
-  loop.stop();
-  engine_thread.join();
+  if (warm_up_thread.joinable()) warm_up_thread.join();
+  if (engine_thread.joinable()) {  // feed_io ended without a signal
+    loop.stop();
+    engine_thread.join();
+  }
   eng.wait_idle();
   server.stop();
-  api_thread.join();
+  if (api_thread.joinable()) api_thread.join();
+  state.shutdown(eng);  // last checkpoints; everything queued is committed
   spdlog::info("event=stopped");
   return 0;
 }

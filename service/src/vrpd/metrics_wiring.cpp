@@ -1,5 +1,6 @@
 #include "vrpd/metrics_wiring.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <cstddef>
 
@@ -94,8 +95,23 @@ engine_metrics::engine_metrics(core::metrics_registry& r,
                                const std::vector<int>& tenor_days) {
   events_ = &r.counter("vrp_engine_events_total", "Events applied by the engine");
   quotes_ = &r.counter("vrp_engine_quotes_total", "Option quotes applied by the engine");
-  ignored_ = &r.counter("vrp_engine_quotes_ignored_total",
-                        "Quotes of instruments the engine does not price (not configured)");
+  ignored_ =
+      &r.counter("vrp_engine_quotes_ignored_total",
+                 "Quotes the engine dropped before its book (see vrp_engine_rejected_total)");
+  for (std::size_t i = 0; i < engine::event_reject_count; ++i) {
+    rejected_.push_back(&r.counter(
+        "vrp_engine_rejected_total", "Events the engine rejected before its book, by reason",
+        {{"reason", std::string(engine::to_string(static_cast<engine::event_reject>(i)))}}));
+  }
+  for (std::size_t i = 0; i < engine::quote_status_count; ++i) {
+    const auto st = static_cast<engine::quote_status>(i);
+    unusable_.push_back(st == engine::quote_status::ok
+                            ? nullptr
+                            : &r.counter("vrp_engine_quotes_unusable_total",
+                                         "Quote updates that left their option out of the fits, "
+                                         "by status",
+                                         {{"status", std::string(engine::to_string(st))}}));
+  }
   fits_ = &r.counter("vrp_smile_fits_total", "SVI smile fits");
   fit_failures_ = &r.counter("vrp_smile_fit_failures_total", "SVI smile fits that failed");
   bars_ = &r.counter("vrp_bars_closed_total", "Index bars closed (forecaster updates)");
@@ -108,6 +124,22 @@ engine_metrics::engine_metrics(core::metrics_registry& r,
     const metric_labels l{{"underlying", u}};
     g.complete = &r.gauge("vrp_underlying_complete",
                           "1 when the underlying has an index, a fitted surface and a forecast", l);
+    g.stale = &r.gauge("vrp_underlying_stale",
+                       "1 when the underlying's market data stopped for longer than "
+                       "engine.data_timeout_s (its premia are unavailable)",
+                       l);
+    g.data_recv_ns = std::make_shared<std::atomic<std::int64_t>>(0);
+    r.gauge_callback("vrp_underlying_data_age_seconds",
+                     "Seconds since vrpd received the underlying's newest market data (NaN "
+                     "before any)",
+                     l, [recv = g.data_recv_ns] {
+                       const std::int64_t t = recv->load(std::memory_order_relaxed);
+                       if (t <= 0) return engine::nan;
+                       const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count();
+                       return static_cast<double>(now - t) * 1e-9;
+                     });
     g.index_price = &r.gauge("vrp_index_price_usd", "Index price (USD)", l);
     g.quotes_usable = &r.gauge("vrp_quotes_usable", "Option quotes usable in the fits", l);
     g.expiries_fitted = &r.gauge("vrp_expiries_fitted", "Expiries with an admissible SVI fit", l);
@@ -140,11 +172,17 @@ void engine_metrics::update(const engine::snapshot& s) {
   snapshots_->set(s.stats.snapshots);
   iv_failures_->set(s.stats.iv_failures);
   fit_rmse_->set(s.stats.last_fit_rmse_vol);
+  for (std::size_t i = 0; i < rejected_.size(); ++i) rejected_[i]->set(s.stats.rejected[i]);
+  for (std::size_t i = 0; i < unusable_.size(); ++i) {
+    if (unusable_[i] != nullptr) unusable_[i]->set(s.stats.unusable[i]);
+  }
   for (std::size_t i = 0; i < underlyings_.size() && i < s.underlyings.size(); ++i) {
     const auto* u = s.underlyings[i].get();
     if (u == nullptr) continue;
     auto& g = underlyings_[i];
     g.complete->set(u->complete ? 1.0 : 0.0);
+    g.stale->set(u->stale ? 1.0 : 0.0);
+    g.data_recv_ns->store(u->data_recv_ns, std::memory_order_relaxed);
     g.index_price->set(u->index_price);
     g.quotes_usable->set(u->quotes_usable);
     int fitted = 0;

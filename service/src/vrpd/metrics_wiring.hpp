@@ -5,6 +5,7 @@
 // engine_metrics the engine thread (after each published snapshot).
 
 #include <array>
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -38,13 +39,17 @@ class engine_metrics {
     core::metric_gauge *atm_iv, *mfiv, *rv_forecast, *premium_vol, *premium_var, *rr25, *bf25;
   };
   struct underlying_gauges {
-    core::metric_gauge *complete, *index_price, *quotes_usable, *expiries_fitted, *rv_conditional,
-        *funding;
+    core::metric_gauge *complete, *stale, *index_price, *quotes_usable, *expiries_fitted,
+        *rv_conditional, *funding;
+    // Receive time of the newest data (engine thread writes, the scrape reads its age).
+    std::shared_ptr<std::atomic<std::int64_t>> data_recv_ns;
     std::vector<tenor_gauges> tenors;
   };
   core::metric_counter *events_, *quotes_, *ignored_, *fits_, *fit_failures_, *bars_, *snapshots_,
       *iv_failures_;
   core::metric_gauge* fit_rmse_;
+  std::vector<core::metric_counter*> rejected_;  // by engine::event_reject
+  std::vector<core::metric_counter*> unusable_;  // by engine::quote_status (ok: nullptr)
   std::vector<underlying_gauges> underlyings_;
 };
 

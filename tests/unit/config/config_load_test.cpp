@@ -139,7 +139,7 @@ TEST(config_files, example_file_documents_every_key_with_a_comment) {
     }
     block.clear();
   }
-  EXPECT_EQ(keys, 2 + 13 + 13 + 10 + 12);  // service, api, engine, forecast, venues.deribit
+  EXPECT_EQ(keys, 2 + 14 + 15 + 10 + 12);  // service, api, engine, forecast, venues.deribit
 }
 
 TEST(config_files, demo_file_points_at_the_loopback_replay) {
@@ -317,6 +317,9 @@ void expect_round_trip(const std::string& table, const std::string& key,
     if constexpr (std::is_same_v<Enum, wait_strategy>) {
       EXPECT_EQ(c.engine.wait, v);
     }
+    if constexpr (std::is_same_v<Enum, thread_placement>) {
+      EXPECT_EQ(table == "api" ? c.api.thread : c.engine.thread, v);
+    }
     if constexpr (std::is_same_v<Enum, forecast_model>) {
       EXPECT_EQ(c.forecast.model, v);
     }
@@ -339,6 +342,10 @@ TEST(config_enums, to_string_spellings_load_back_as_the_same_value) {
   expect_round_trip<fit_source>("engine", "fit_on", {fit_source::mark, fit_source::mid});
   expect_round_trip<wait_strategy>(
       "engine", "wait", {wait_strategy::spin, wait_strategy::spin_then_park, wait_strategy::park});
+  expect_round_trip<thread_placement>("engine", "thread",
+                                      {thread_placement::io, thread_placement::own});
+  expect_round_trip<thread_placement>("api", "thread",
+                                      {thread_placement::io, thread_placement::own});
   expect_round_trip<forecast_model>(
       "forecast", "model",
       {forecast_model::garch, forecast_model::gjr, forecast_model::egarch, forecast_model::har});

@@ -240,6 +240,10 @@ TEST(config_validation, engine_scalar_rules) {
                {"\"bid\" is not allowed (one of mark, mid)"});
   expect_error("[engine]\nwait = \"yield\"\n", "engine.wait",
                {"one of spin, spin_then_park, park"});
+  expect_error("[engine]\nthread = \"worker\"\n", "engine.thread", {"one of io, own"});
+  expect_error("[api]\nthread = 1\n", "api.thread", {"string"});
+  expect_error("[engine]\ndata_timeout_s = -1\n", "engine.data_timeout_s",
+               {"seconds between 0 (no check) and 86400"});
   expect_error("[engine]\nrefit_interval_ms = 60001\n", "engine.refit_interval_ms",
                {"60001 is not allowed (milliseconds between 0 and 60000)"});
   expect_error("[engine]\nmin_quotes_per_expiry = 4\n", "engine.min_quotes_per_expiry",

@@ -176,14 +176,61 @@ TEST(engine_book, garbage_is_counted_not_applied) {
   const auto& st = eng.stats();
   EXPECT_EQ(st.events, 5u);
   EXPECT_EQ(st.quotes, 4u);
-  EXPECT_EQ(st.quotes_ignored, 3u);  // unknown id, SOL, time 0
+  EXPECT_EQ(st.quotes_ignored, 4u);  // bad prices, unknown id, SOL, time 0
   EXPECT_EQ(st.events_ignored, 1u);  // the NaN index price
+  auto rejected = [&](engine::event_reject r) { return st.rejected[static_cast<std::size_t>(r)]; };
+  EXPECT_EQ(rejected(engine::event_reject::bad_price), 2u);  // the quote and the index
+  EXPECT_EQ(rejected(engine::event_reject::unknown_instrument), 2u);
+  EXPECT_EQ(rejected(engine::event_reject::bad_timestamp), 1u);
   const auto snap = eng.flush();
   ASSERT_NE(snap, nullptr);
-  const auto& e = *snap->find("BTC")->expiries.at(0);
-  ASSERT_EQ(e.quotes.size(), 1u);
-  EXPECT_EQ(e.quotes[0].status, quote_status::no_quote);
+  // Nothing reached the book: no quote of the call, no index price.
+  for (const auto& e : snap->find("BTC")->expiries) EXPECT_TRUE(e->quotes.empty()) << e->label;
   EXPECT_TRUE(std::isnan(snap->find("BTC")->index_price));
+}
+
+// Stale, repeated and future-stamped events are rejected with their reason, and the stream
+// after them is applied as if they had never come.
+TEST(engine_book, reordered_repeated_and_future_events_are_rejected) {
+  chain ch;
+  const std::int64_t exp = expiry_after(30);
+  const auto call = ch.option("BTC", exp, 100'000, option_right::call);
+  const auto idx = ch.index("btc_usd", "btc");
+  engine::engine eng(small_config(), ch.table);
+  auto rejected = [&](engine::event_reject r) {
+    return eng.stats().rejected[static_cast<std::size_t>(r)];
+  };
+
+  const auto first = smile_quote(ch.table, call, t0_ns + minute_ns, forward);
+  eng.on_event(first);
+  eng.on_event(first);  // the same message twice
+  EXPECT_EQ(rejected(engine::event_reject::duplicate), 1u);
+  eng.on_event(smile_quote(ch.table, call, t0_ns, forward, 0.05));  // older than the one held
+  EXPECT_EQ(rejected(engine::event_reject::out_of_order), 1u);
+  auto future = smile_quote(ch.table, call, t0_ns + 2 * minute_ns, forward, 0.05);
+  future.ts_ns = future.recv_ns + 61'000'000'000;  // a venue clock a minute ahead
+  eng.on_event(future);
+  EXPECT_EQ(rejected(engine::event_reject::future_timestamp), 1u);
+  core::index_tick ahead{future.ts_ns, future.recv_ns, idx, forward};
+  eng.on_event(ahead);
+  EXPECT_EQ(rejected(engine::event_reject::future_timestamp), 2u);
+  core::index_tick good{t0_ns + minute_ns, t0_ns + minute_ns, idx, forward};
+  eng.on_event(good);
+  core::index_tick older{t0_ns, t0_ns, idx, forward * 2};
+  eng.on_event(older);
+  EXPECT_EQ(rejected(engine::event_reject::out_of_order), 2u);
+
+  const auto snap = eng.flush();
+  ASSERT_NE(snap, nullptr);
+  const auto* u = snap->find("BTC");
+  // The future stamps did not move the clock; the older index did not replace the newer one.
+  EXPECT_EQ(u->ts_ns, t0_ns + minute_ns);
+  EXPECT_EQ(u->index_price, forward);
+  const auto& e = *u->expiries.at(0);
+  const auto* q = find_quote(e, 100'000, option_right::call);
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(q->bid_usd, first.bid_price);  // the first quote, not the rejected ones
+  EXPECT_EQ(q->ts_ns, first.ts_ns);
 }
 
 TEST(engine_book, funding_is_annualized_as_three_periods_a_day) {
@@ -269,3 +316,40 @@ TEST(engine_book, impossible_configuration_throws) {
 }
 
 }  // namespace
+
+// The local clock marks an underlying whose data stopped as stale: every tenor unavailable, no
+// number; the next event of that underlying makes it fresh again.
+TEST(engine_book, an_underlying_whose_data_stopped_is_stale_until_data_returns) {
+  chain ch;
+  const auto call = ch.option("BTC", expiry_after(30), 100'000, option_right::call);
+  const auto idx = ch.index("btc_usd", "btc");
+  engine::engine_config c = small_config();
+  c.data_timeout_ns = 60'000'000'000;
+  engine::engine eng(c, ch.table);
+  const auto q = smile_quote(ch.table, call, t0_ns, forward);
+  eng.on_event(q);
+  eng.on_event(core::index_tick{t0_ns, q.recv_ns, idx, forward});
+  ASSERT_NE(eng.flush(), nullptr);
+
+  eng.on_clock(q.recv_ns + 59'000'000'000);  // within the timeout: nothing changes
+  EXPECT_EQ(eng.publish(), nullptr);
+  eng.on_clock(q.recv_ns + 61'000'000'000);
+  const auto stale = eng.publish();
+  ASSERT_NE(stale, nullptr);
+  const auto* u = stale->find("BTC");
+  EXPECT_TRUE(u->stale);
+  for (const auto& row : u->tenors) {
+    EXPECT_FALSE(row.available) << row.days;
+    EXPECT_EQ(row.reason, "stale_data") << row.days;
+    EXPECT_TRUE(std::isnan(row.atm_iv) && std::isnan(row.mfiv) && std::isnan(row.premium_vol))
+        << row.days;
+  }
+  EXPECT_FALSE(stale->find("ETH")->stale);  // no data ever: not stale, just not complete
+
+  auto later = smile_quote(ch.table, call, t0_ns + minute_ns, forward);
+  later.recv_ns = q.recv_ns + 62'000'000'000;
+  eng.on_event(later);
+  const auto fresh = eng.publish();
+  ASSERT_NE(fresh, nullptr);
+  EXPECT_FALSE(fresh->find("BTC")->stale);
+}

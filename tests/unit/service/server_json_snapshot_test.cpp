@@ -244,9 +244,10 @@ TEST(snapshot_json, premium_round_trips_every_field_bit_exactly) {
   std::string out;
   vrp::service::render_premium(u, out);
   const json j = parse(out);
-  EXPECT_EQ(keys_of(j), (std::set<std::string>{"underlying", "seq", "ts", "ts_ns", "complete",
-                                               "index_price", "dvol", "model", "funding_annual",
-                                               "perp_basis", "recv_ns", "tenors"}));
+  EXPECT_EQ(keys_of(j),
+            (std::set<std::string>{"underlying", "seq", "ts", "ts_ns", "complete", "index_price",
+                                   "dvol", "model", "funding_annual", "perp_basis", "recv_ns",
+                                   "data_recv_ns", "stale", "tenors"}));
   EXPECT_EQ(j.at("underlying").get<std::string>(), "BTC");
   EXPECT_EQ(j.at("seq").get<std::uint64_t>(), 18446744073709551000ULL);
   EXPECT_EQ(j.at("ts").get<std::int64_t>(), 1761347700123);  // ms, truncated

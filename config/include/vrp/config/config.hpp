@@ -18,9 +18,10 @@
 
 namespace vrp::config {
 
-enum class severity : std::uint8_t { trace, debug, info, warn, error, off };   // service.log_level
-enum class fit_source : std::uint8_t { mark, mid };                            // engine.fit_on
-enum class wait_strategy : std::uint8_t { spin, spin_then_park, park };        // engine.wait
+enum class severity : std::uint8_t { trace, debug, info, warn, error, off };  // service.log_level
+enum class fit_source : std::uint8_t { mark, mid };                           // engine.fit_on
+enum class wait_strategy : std::uint8_t { spin, spin_then_park, park };       // engine.wait
+enum class thread_placement : std::uint8_t { io, own };  // engine.thread, api.thread
 enum class delta_bucket : std::uint8_t { put10, put25, atm, call25, call10 };  // engine.buckets
 enum class forecast_model : std::uint8_t { garch, gjr, egarch, har };          // forecast.model
 enum class garch_model : std::uint8_t { garch, gjr, egarch };                  // forecast.garch
@@ -32,6 +33,7 @@ enum class feed_interval : std::uint8_t { ms100, raw, agg2 };  // venues.deribit
 std::string_view to_string(severity v) noexcept;
 std::string_view to_string(fit_source v) noexcept;
 std::string_view to_string(wait_strategy v) noexcept;
+std::string_view to_string(thread_placement v) noexcept;
 std::string_view to_string(delta_bucket v) noexcept;
 std::string_view to_string(forecast_model v) noexcept;
 std::string_view to_string(garch_model v) noexcept;
@@ -64,6 +66,10 @@ struct api_section {
   std::size_t history_points = 100'000;  // per underlying and tenor, in memory
   std::chrono::milliseconds history_interval_ms{1'000};
   std::string token;  // bearer token; empty = no authentication. Never log it.
+  // "io": the server shares the feed I/O thread (with engine.thread = "io", an update goes from
+  // the socket read to the subscribers' socket writes without a thread hand-off); "own": its own
+  // thread, so a slow HTTP request (a large /v1/surface) never delays market data.
+  thread_placement thread = thread_placement::io;
 
   friend bool operator==(const api_section&, const api_section&) = default;
 };
@@ -77,11 +83,17 @@ struct engine_section {
   fit_source fit_on = fit_source::mark;
   std::chrono::milliseconds refit_interval_ms{100};
   std::chrono::seconds stale_quote_s{300};
+  // Local time without market data after which an underlying is stale (premia unavailable,
+  // /readyz 503); 0 disables the check (a replay that ends).
+  std::chrono::seconds data_timeout_s{60};
   hours_f min_expiry_hours{1.0};
   int min_quotes_per_expiry = 5;
   int max_refits_per_publish = 1;  // smile fits per published batch (latency bound)
   bool reject_outliers = true;
   std::size_t ring_capacity = 65'536;  // a power of two
+  // "io": the engine runs on the feed I/O thread at the end of each burst of frames; "own": on
+  // its own thread, woken through the ring (wait, spin_us).
+  thread_placement thread = thread_placement::io;
   wait_strategy wait = wait_strategy::park;
   std::chrono::microseconds spin_us{50};
 

@@ -106,6 +106,10 @@ class ws_session {
   void backoff_at_least(std::chrono::milliseconds delay);
 
   bool connected() const;
+  // True when the socket has received bytes not yet read (one FIONREAD). A frame handler that
+  // batches work uses it to tell the end of a burst: bytes already inside the TLS or WebSocket
+  // layer's buffers are not counted, so a burst may end one read early, never late.
+  bool input_pending() const;
   const ws_session_stats& stats() const;
   const ws_session_config& config() const;
 

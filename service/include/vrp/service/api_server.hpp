@@ -90,6 +90,7 @@ class api_server {
   void stop();
 
   // From any thread (the engine's): keeps `s` as the latest snapshot and wakes the io thread.
+  // Called on the io thread itself (the engine sharing it), the fan-out runs before it returns.
   void publish(std::shared_ptr<const engine::snapshot> s);
 
   server_stats stats() const;

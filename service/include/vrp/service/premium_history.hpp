@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <span>
 #include <string>
@@ -38,6 +39,17 @@ class premium_history {
 
   std::size_t size(std::string_view underlying, int tenor_days) const;
 
+  // Persistence hooks (the state store). The sink is called for every appended point, under the
+  // history's lock, so it must only hand the point over (never block); set it before the server
+  // runs. load() puts back the points of one series at startup: ascending by ts_ms (a point not
+  // after the previous one is skipped), the newest `capacity` kept, appended after any points the
+  // series holds that are older; returns the number kept (0 for an unknown series).
+  using append_sink =
+      std::function<void(std::string_view underlying, int tenor_days, const history_point& p)>;
+  void set_sink(append_sink sink);
+  std::size_t load(std::string_view underlying, int tenor_days,
+                   std::span<const history_point> points);
+
  private:
   struct series {
     std::string underlying;
@@ -52,6 +64,7 @@ class premium_history {
   const series* find(std::string_view underlying, int tenor_days) const;
 
   std::vector<series> series_;
+  append_sink sink_;
   std::size_t capacity_;
   std::int64_t min_interval_ns_;
   mutable std::mutex mutex_;

@@ -50,11 +50,21 @@ struct engine_config {
   std::int64_t stale_quote_ns = 300'000'000'000;   // quotes older than 5 min drop out of fits
   std::int64_t min_expiry_ns = 3'600'000'000'000;  // expiries closer than 1 h are not fitted
   int min_quotes_per_expiry = 5;                   // distinct usable strikes for a fit
-  bool reject_outliers = true;                     // SVI outlier pass (svi_fit_options)
+  // An event stamped further than this after its local receive time is rejected (a venue clock
+  // in the future would otherwise move the engine's clock and age every quote at once).
+  std::int64_t max_clock_ahead_ns = 60'000'000'000;
+  // An underlying with no market data for this long by the local clock (on_clock) is stale: its
+  // tenors are published as unavailable until data comes back. 0 disables the check.
+  std::int64_t data_timeout_ns = 60'000'000'000;
+  bool reject_outliers = true;  // SVI outlier pass (svi_fit_options)
   // Smile fits per publish() (flush() has no limit): the due expiries fitted longest ago go
   // first and the rest wait for the next batch, so no batch pays for a burst of fits (this bounds
   // the tick-to-publish latency; a count, not a time budget, keeps the engine deterministic).
   int max_refits_per_publish = 1;
+  // Tenor rows and calendar checks whose inputs did not change are reused (engine_book.hpp,
+  // tenor_cache); false recomputes them all at every publish (the tests compare the two bit for
+  // bit).
+  bool incremental_surface = true;
 };
 
 class engine {
@@ -69,12 +79,25 @@ class engine {
   // Warm-up of one configured underlying's forecaster from history bars (startup).
   quant::status warm_up(std::string_view underlying, std::span<const history_bar> bars);
 
+  // Checkpoints of one underlying's forecaster (the state store; engine thread or while the
+  // engine thread is stopped). export: false for an unknown underlying. restore: the
+  // forecaster's validation message, empty on success. catch_up: the bars it closed.
+  bool export_forecaster_state(std::string_view underlying, forecaster_state& out) const;
+  std::string restore_forecaster_state(std::string_view underlying, const forecaster_state& s);
+  std::size_t catch_up(std::string_view underlying, std::span<const history_bar> bars);
+
   // Applies one event. Never throws, never allocates in steady state.
   void on_event(const core::event& e) noexcept;
 
   // End of a batch: refits due expiries, recomputes the grids of the underlyings that changed and
   // returns the new snapshot, or nullptr when no underlying changed.
   std::shared_ptr<const snapshot> publish();
+
+  // The local wall clock (ns since the epoch), from the engine thread's periodic tick: marks the
+  // underlyings whose newest event was received more than data_timeout_ns ago as stale (and one
+  // whose data came back as fresh). Takes effect at the next publish(); the clock is an input
+  // like the events, so a run stays deterministic for a given sequence of both.
+  void on_clock(std::int64_t wall_ns);
 
   // Fits every pending expiry regardless of the refit interval, then publishes (idle moments,
   // end of a replay).

@@ -43,6 +43,19 @@ enum class quote_status : std::uint8_t {
   no_convergence,   // the inversion failed
 };
 std::string_view to_string(quote_status s);
+inline constexpr std::size_t quote_status_count = 10;
+
+// Why an event was dropped before it reached the book (it changes nothing the engine publishes).
+enum class event_reject : std::uint8_t {
+  unknown_instrument,  // not an instrument of a configured underlying, or of the wrong kind
+  bad_timestamp,       // zero or negative
+  future_timestamp,    // more than engine_config::max_clock_ahead_ns after its local receive time
+  out_of_order,        // older than what the engine already holds for the instrument
+  duplicate,           // the same timestamp and prices as the quote held
+  bad_price,           // negative or infinite price, or a non-positive index price
+};
+inline constexpr std::size_t event_reject_count = 6;
+std::string_view to_string(event_reject r);
 
 // One option as the engine sees it. IVs are the engine's own (Let's Be Rational on the USD
 // prices against the expiry's forward); the venue's mark IV is kept for cross-checks.
@@ -144,11 +157,18 @@ struct forecast_view {
 };
 
 struct underlying_snapshot {
-  std::string underlying;    // "BTC"
-  std::uint64_t seq = 0;     // increases by one each time this underlying's snapshot changes
-  std::int64_t ts_ns = 0;    // engine time (newest event timestamp applied)
-  std::int64_t recv_ns = 0;  // local receive time of the newest event applied (for latency)
-  bool complete = false;     // index, a fitted surface and a forecast: every tenor can be priced
+  std::string underlying;  // "BTC"
+  std::uint64_t seq = 0;   // increases by one each time this underlying's snapshot changes
+  std::int64_t ts_ns = 0;  // engine time (newest event timestamp applied)
+  // Local receive time of the newest market event the engine had applied (of any underlying) when
+  // this was built: the update is current as of that frame. Tick-to-publish latency is measured
+  // from it.
+  std::int64_t recv_ns = 0;
+  std::int64_t data_recv_ns = 0;  // local receive time of this underlying's newest event
+  // No market data for longer than the configured timeout (engine::on_clock): every tenor is
+  // unavailable ("stale_data") and the service is not ready.
+  bool stale = false;
+  bool complete = false;  // index, a fitted surface and a forecast: every tenor can be priced
   double index_price = nan;
   std::int64_t index_ts_ns = 0;
   double dvol = nan;            // the venue's volatility index (decimal), for cross-checks
@@ -179,6 +199,9 @@ struct engine_stats {
   std::uint64_t snapshots = 0;
   std::uint64_t iv_failures = 0;     // quotes whose inversion did not give a vol (any side)
   std::uint64_t events_ignored = 0;  // other events of unknown/unconfigured instruments or garbage
+  std::array<std::uint64_t, event_reject_count> rejected{};  // by event_reject
+  // Quote updates that left their option unusable for the fits, by quote_status (ok unused).
+  std::array<std::uint64_t, quote_status_count> unusable{};
 };
 
 struct snapshot {

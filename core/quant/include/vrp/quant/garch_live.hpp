@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -42,6 +43,20 @@ struct garch_live_stats {
   std::uint64_t replayed = 0;        // returns re-filtered after a swap
   double last_fit_loglik = 0;
   status last_fit_status = status::ok;
+};
+
+// Everything garch_live needs to resume exactly where it stopped (the engine's checkpoints, see
+// engine::forecaster_state): the online filter, the window of returns and the refit cadence.
+struct garch_live_state {
+  garch_spec spec;
+  garch_live_options options;
+  bool ready = false;             // params and next_variance are meaningful
+  garch_params params;            // of the online filter
+  double next_variance = 0;       // h of the next return under params
+  std::vector<double> returns;    // the last min(total, window) finite returns, oldest first
+  std::uint64_t total = 0;        // finite returns ever absorbed into the window
+  std::uint64_t since_refit = 0;  // returns since the last re-estimation started
+  garch_live_stats stats;
 };
 
 class garch_live {
@@ -76,6 +91,18 @@ class garch_live {
   // Blocks until the worker has no job in flight and adopts its result if any. For tests and
   // orderly shutdown; never call it on the hot path.
   void wait_idle();
+
+  // Copies the state (allocates; not the hot path). A re-estimation still in flight is not waited
+  // for: the copy says it is due again (since_refit >= refit_every), so a restored instance starts
+  // it at its next return instead of losing it.
+  garch_live_state export_state() const;
+
+  // Replaces the whole state with `s` after checking it: same spec and window options, finite
+  // returns no more than the window (and exactly the window once total exceeds it), and when
+  // ready, parameters inside garch_params_valid and a finite positive next_variance. Returns an
+  // empty string on success, else what is wrong (the state is then unchanged). Waits for a job in
+  // flight first and discards its result (it belongs to the replaced state).
+  std::string restore_state(const garch_live_state& s);
 
  private:
   enum job_state : int { idle = 0, queued = 1, done = 2, stopping = 3 };

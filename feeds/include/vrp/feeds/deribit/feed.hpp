@@ -6,6 +6,7 @@
 // timeouts, a subscribe that left channels out) turn into reconnects or counters here.
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 
@@ -33,6 +34,10 @@ struct feed_config {
   // largest, a whole-chain markprice.options, is ~100 KB). session.max_message_bytes is the hard
   // limit above which the session reconnects.
   std::size_t max_frame_bytes = 1U << 20;
+  // Called on the I/O thread at the end of each burst: after a frame when the socket has nothing
+  // more to read, and after connection and timer events. A consumer running on the I/O thread
+  // (vrpd's engine with engine.thread = "io") drains the ring here, so a burst is one batch.
+  std::function<void()> on_burst_end;
 };
 
 // Everything a scrape or a status line needs, copied on the I/O thread.

@@ -7,6 +7,23 @@ if(VRP_WERROR)
   target_compile_options(vrp_options INTERFACE -Werror)
 endif()
 
+# libFuzzer (clang only). Every target gets the coverage instrumentation (fuzzer-no-link); only
+# the fuzz executables link libFuzzer's main, through vrp::fuzz_engine (tests/fuzz). Fuzzing runs
+# under ASan+UBSan: the fuzz preset sets VRP_SANITIZE, and an empty one means address;undefined.
+if(VRP_BUILD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "VRP_BUILD_FUZZ needs clang with libFuzzer, found ${CMAKE_CXX_COMPILER_ID} "
+                        "(use the 'fuzz' preset or -DCMAKE_CXX_COMPILER=clang++)")
+  endif()
+  if(NOT VRP_SANITIZE)
+    set(VRP_SANITIZE "address;undefined")
+  endif()
+  add_compile_options(-fsanitize=fuzzer-no-link)
+  add_library(vrp_fuzz_engine INTERFACE)
+  add_library(vrp::fuzz_engine ALIAS vrp_fuzz_engine)
+  target_link_options(vrp_fuzz_engine INTERFACE -fsanitize=fuzzer)
+endif()
+
 if(VRP_SANITIZE)
   set(_vrp_san "")
   foreach(s IN LISTS VRP_SANITIZE)

@@ -673,6 +673,10 @@ reject_reason codec::impl::decode_option_ticker(core::instrument_id id, od::obje
     q.bid_price *= forward;
     q.ask_price *= forward;
     q.mark_price *= forward;
+    // Finite coin price x finite forward can still overflow (1e300 x 1e300): not a usable quote.
+    if (std::isinf(q.bid_price) || std::isinf(q.ask_price) || std::isinf(q.mark_price)) {
+      return reject_reason::non_finite;
+    }
   }
   pending.emplace_back(q);
   return reject_reason::none;
@@ -771,7 +775,8 @@ reject_reason codec::impl::decode_markprice_entry(od::value& entry) {
   if (const reject_reason r = intern(name, q.id); r != reject_reason::none) return r;
   const core::instrument_info& ins = instruments.at(q.id);
   if (ins.kind != core::instrument_kind::option) return reject_reason::bad_instrument;
-  if (ins.inverse) q.mark_price *= last_underlying[q.id];  // NaN until a ticker was seen
+  if (ins.inverse) q.mark_price *= last_underlying[q.id];          // NaN until a ticker was seen
+  if (std::isinf(q.mark_price)) return reject_reason::non_finite;  // the product overflowed
   pending.emplace_back(q);
   return reject_reason::none;
 }

@@ -112,6 +112,9 @@ const std::string* string_field(const json& obj, const char* key) {
   return it->get_ptr<const std::string*>();
 }
 
+// Listed expiries beyond 2200-01-01 are not believed (perpetuals send year 3000 and keep 0).
+constexpr double max_expiry_ms = 7'258'118'400'000.0;
+
 bool number_field(const json& obj, const char* key, double& out) {
   auto it = obj.find(key);
   if (it == obj.end() || !it->is_number()) return false;
@@ -502,7 +505,9 @@ struct protocol::impl {
     double expiry_ms = 0.0;
     if (info.kind == core::instrument_kind::perpetual) {
       info.expiry_ms = 0;  // the venue sends year 3000
-    } else if (number_field(entry, "expiration_timestamp", expiry_ms)) {
+    } else if (number_field(entry, "expiration_timestamp", expiry_ms) && expiry_ms > 0.0 &&
+               expiry_ms <= max_expiry_ms) {
+      // Range-checked first: converting a double beyond int64 is undefined behaviour.
       info.expiry_ms = static_cast<std::int64_t>(expiry_ms);
     }
     const std::string* base = string_field(entry, "base_currency");

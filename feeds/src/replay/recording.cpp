@@ -18,6 +18,7 @@ namespace {
 using json = nlohmann::json;
 
 constexpr std::size_t max_warnings = 20;
+constexpr double max_capture_ts_s = 7'258'118'400.0;  // 2200-01-01T00:00Z
 
 bool is_currency(std::string_view s) {
   if (s.empty() || s.size() > 15) return false;
@@ -240,8 +241,13 @@ struct loader {
       auto fr = doc.find("frame");
       if (ts == doc.end() || !ts->is_number()) return fail(line, "capture line without \"ts\"");
       if (fr == doc.end() || !fr->is_string()) return fail(line, "capture line without \"frame\"");
+      // Checked first: beyond int64 nanoseconds the conversion below is undefined behaviour.
+      const double ts_s = ts->get<double>();
+      if (!(ts_s >= 0.0 && ts_s <= max_capture_ts_s)) {
+        return fail(line, "capture \"ts\" must be seconds since 1970 before 2200");
+      }
       // Capture times are seconds with microsecond resolution; round there, not below.
-      auto ts_ns = static_cast<std::int64_t>(std::llround(ts->get<double>() * 1e6)) * 1000;
+      auto ts_ns = static_cast<std::int64_t>(std::llround(ts_s * 1e6)) * 1000;
       // Receive times can only step back by clock adjustment: play such a frame at once.
       ts_ns = std::max(ts_ns, last_ts_ns);
       last_ts_ns = ts_ns;
@@ -337,6 +343,11 @@ std::string_view channel_instrument(std::string_view channel) {
 }
 
 std::optional<derived_instrument> derive_instrument(std::string_view name) {
+  // Deribit names are printable ASCII; anything else (e.g. invalid UTF-8, which the JSON
+  // serializer below throws on) is no instrument.
+  if (!std::all_of(name.begin(), name.end(), [](char c) { return c > ' ' && c < 0x7f; })) {
+    return std::nullopt;
+  }
   const auto parts = split(name, '-');
   if (parts.size() != 2 && parts.size() != 4) return std::nullopt;
   const auto pair = split(parts[0], '_');

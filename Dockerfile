@@ -9,7 +9,9 @@ WORKDIR /src
 COPY scripts/install-deps.sh scripts/install-deps.sh
 RUN scripts/install-deps.sh && rm -rf /var/lib/apt/lists/*
 COPY . .
-RUN cmake --preset release -DVRP_BUILD_TESTS=OFF \
+# The dashboard's front-end (npm registry), bundled and embedded into vrpd by the CMake build.
+RUN npm ci --prefix web --no-audit --no-fund \
+ && cmake --preset release -DVRP_BUILD_TESTS=OFF \
  && cmake --build --preset release -j"$(nproc)" \
  && cmake --install build/release --prefix /opt/vrp
 

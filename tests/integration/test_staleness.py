@@ -17,7 +17,7 @@ import time
 import unittest
 import urllib.request
 
-from test_vrpd import http, start_json_line, stop
+from test_vrpd import http, start_json_line, stop, write_config
 
 VRPD = os.environ["VRPD"]
 REPLAYD = os.environ["VRP_REPLAYD"]
@@ -40,23 +40,7 @@ class DataStops(unittest.TestCase):
         self.replay, self.replay_address = start_json_line(
             [REPLAYD, "--recording", RECORDING, "--listen", "127.0.0.1:0", "--speed", "40",
              "--max-gap-ms", "200", "--min-heartbeat-s", "1"], "vrp-replayd")
-        config = os.path.join(self.tmp, "vrpd.toml")
-        with open(config, "w") as f:
-            f.write(f"""
-[service]
-state_dir = "{self.tmp}/state"
-log_level = "warn"
-[api]
-listen = "127.0.0.1:0"
-[engine]
-underlyings = ["BTC", "ETH"]
-data_timeout_s = {TIMEOUT_S}
-[forecast]
-background_refit = false
-[venues.deribit]
-url = "ws://{self.replay_address}/ws/api/v2"
-heartbeat_s = 1
-""")
+        config = write_config(self.tmp, self.replay_address, f"data_timeout_s = {TIMEOUT_S}")
         self.vrpd, self.address = start_json_line([VRPD, "--config", config], "vrpd")
 
     def tearDown(self):

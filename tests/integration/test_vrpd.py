@@ -53,6 +53,28 @@ def stop(proc, sig=signal.SIGTERM, timeout=15):
     return proc.returncode
 
 
+def write_config(tmp, replay_address, engine_extra=""):
+    """A vrpd config in `tmp` for the replay at `replay_address` (any free API port)."""
+    config = os.path.join(tmp, "vrpd.toml")
+    with open(config, "w") as f:
+        f.write(f"""
+[service]
+state_dir = "{tmp}/state"
+log_level = "warn"
+[api]
+listen = "127.0.0.1:0"
+[engine]
+underlyings = ["BTC", "ETH"]
+{engine_extra}
+[forecast]
+background_refit = false
+[venues.deribit]
+url = "ws://{replay_address}/ws/api/v2"
+heartbeat_s = 1
+""")
+    return config
+
+
 def http(address, path, token=None):
     req = urllib.request.Request(f"http://{address}{path}")
     if token:
@@ -72,22 +94,7 @@ class VrpdOnReplay(unittest.TestCase):
         cls.replay, cls.replay_address = start_json_line(
             [REPLAYD, "--recording", RECORDING, "--listen", "127.0.0.1:0", "--speed", "40",
              "--max-gap-ms", "200", "--min-heartbeat-s", "1"], "vrp-replayd")
-        config = os.path.join(cls.tmp, "vrpd.toml")
-        with open(config, "w") as f:
-            f.write(f"""
-[service]
-state_dir = "{cls.tmp}/state"
-log_level = "warn"
-[api]
-listen = "127.0.0.1:0"
-[engine]
-underlyings = ["BTC", "ETH"]
-[forecast]
-background_refit = false
-[venues.deribit]
-url = "ws://{cls.replay_address}/ws/api/v2"
-heartbeat_s = 1
-""")
+        config = write_config(cls.tmp, cls.replay_address)
         cls.vrpd, cls.address = start_json_line([VRPD, "--config", config], "vrpd")
         cls.frames = []
         cls.ws_error = None

@@ -388,29 +388,42 @@ struct engine::impl {
     if (q.ts_ns > e.newest_quote_ns) e.newest_quote_ns = q.ts_ns;
   }
 
-  void on_index(const core::index_tick& t) {
-    ++stats.index_ticks;
-    const id_entry* entry = resolve(t.id);
-    if (!entry || entry->kind != id_kind::index) {
+  // A non-quote event's underlying: an instrument of `kind`, an admissible time, a positive
+  // finite `value` (skipped when `check_value` is false), and not older than the underlying's
+  // `last` time of this kind (when given). nullptr after counting the reject.
+  underlying_state* event_underlying(core::instrument_id id, id_kind kind, std::int64_t ts_ns,
+                                     std::int64_t recv_ns, bool check_value, double value,
+                                     std::int64_t underlying_state::*last = nullptr) {
+    const id_entry* entry = resolve(id);
+    if (!entry || entry->kind != kind) {
       ++stats.events_ignored;
       reject(event_reject::unknown_instrument);
-      return;
+      return nullptr;
     }
-    if (!admit(t.ts_ns, t.recv_ns)) {
+    if (!admit(ts_ns, recv_ns)) {
       ++stats.events_ignored;
-      return;
+      return nullptr;
     }
-    if (!positive(t.price) || !std::isfinite(t.price)) {
+    if (check_value && (!positive(value) || !std::isfinite(value))) {
       ++stats.events_ignored;
       reject(event_reject::bad_price);
-      return;
+      return nullptr;
     }
     underlying_state& u = *underlyings[static_cast<std::size_t>(entry->underlying)];
-    if (t.ts_ns < u.index_ts_ns) {
+    if (last != nullptr && ts_ns < u.*last) {
       ++stats.events_ignored;
       reject(event_reject::out_of_order);
-      return;
+      return nullptr;
     }
+    return &u;
+  }
+
+  void on_index(const core::index_tick& t) {
+    ++stats.index_ticks;
+    underlying_state* up = event_underlying(t.id, id_kind::index, t.ts_ns, t.recv_ns, true, t.price,
+                                            &underlying_state::index_ts_ns);
+    if (up == nullptr) return;
+    underlying_state& u = *up;
     advance(u, t.ts_ns, t.recv_ns);
     u.index_price = t.price;
     u.index_ts_ns = t.ts_ns;
@@ -423,22 +436,10 @@ struct engine::impl {
 
   void on_funding(const core::funding_tick& t) {
     ++stats.funding_ticks;
-    const id_entry* entry = resolve(t.id);
-    if (!entry || entry->kind != id_kind::perpetual) {
-      ++stats.events_ignored;
-      reject(event_reject::unknown_instrument);
-      return;
-    }
-    if (!admit(t.ts_ns, t.recv_ns)) {
-      ++stats.events_ignored;
-      return;
-    }
-    underlying_state& u = *underlyings[static_cast<std::size_t>(entry->underlying)];
-    if (t.ts_ns < u.funding_ts_ns) {
-      ++stats.events_ignored;
-      reject(event_reject::out_of_order);
-      return;
-    }
+    underlying_state* up = event_underlying(t.id, id_kind::perpetual, t.ts_ns, t.recv_ns, false,
+                                            0.0, &underlying_state::funding_ts_ns);
+    if (up == nullptr) return;
+    underlying_state& u = *up;
     advance(u, t.ts_ns, t.recv_ns);
     // Deribit's funding_8h is the rate paid over the last 8 hours: three periods a day, 365 days
     // a year, simple (not compounded) annualization.
@@ -451,22 +452,9 @@ struct engine::impl {
 
   void on_dvol(const core::dvol_tick& t) {
     ++stats.dvol_ticks;
-    const id_entry* entry = resolve(t.id);
-    if (!entry || entry->kind != id_kind::index) {
-      ++stats.events_ignored;
-      reject(event_reject::unknown_instrument);
-      return;
-    }
-    if (!admit(t.ts_ns, t.recv_ns)) {
-      ++stats.events_ignored;
-      return;
-    }
-    if (!positive(t.vol) || !std::isfinite(t.vol)) {
-      ++stats.events_ignored;
-      reject(event_reject::bad_price);
-      return;
-    }
-    underlying_state& u = *underlyings[static_cast<std::size_t>(entry->underlying)];
+    underlying_state* up = event_underlying(t.id, id_kind::index, t.ts_ns, t.recv_ns, true, t.vol);
+    if (up == nullptr) return;
+    underlying_state& u = *up;
     advance(u, t.ts_ns, t.recv_ns);
     u.dvol = t.vol;
     u.changed = true;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "demo_recording.hpp"
 #include "vrp/core/instruments.hpp"
 #include "vrp/engine/engine.hpp"
 #include "vrp/feeds/replay/recording.hpp"
@@ -21,15 +22,7 @@ namespace {
 
 using namespace vrp;
 
-const feeds::replay::recording& demo_recording() {
-  static const feeds::replay::recording rec = [] {
-    auto r = feeds::replay::load_recording_file(std::string(VRP_SOURCE_DIR) +
-                                                "/data/demo/deribit_2025-10-24.recording.jsonl");
-    if (!r.ok()) throw std::runtime_error("recording: " + r.error.message);
-    return std::move(*r.value);
-  }();
-  return rec;
-}
+using test::demo_recording;
 
 struct replay_run {
   std::unique_ptr<core::instrument_table> table = std::make_unique<core::instrument_table>();

@@ -217,8 +217,15 @@ class engine_loop {
     bell_.wake();
   }
 
+  // The warm-up thread owns the engine until this (on the I/O thread, before the feed starts);
+  // until then the ticks and the shutdown leave the engine alone. Release/acquire: an engine
+  // thread that sees it also sees everything the warm-up wrote.
+  void start() { started_.store(true, std::memory_order_release); }
+  bool started() const { return started_.load(std::memory_order_acquire); }
+
   // The last batch and the fits still pending, on whichever thread ran the engine.
   void finish() {
+    if (!started()) return;
     while (apply_batch()) {
     }
     publish(eng_.flush());
@@ -238,6 +245,7 @@ class engine_loop {
   // The wall clock for the engine's data timeout; publishes when an underlying went stale or
   // came back.
   void clock() {
+    if (!started()) return;
     eng_.on_clock(std::chrono::duration_cast<std::chrono::nanoseconds>(
                       std::chrono::system_clock::now().time_since_epoch())
                       .count());
@@ -281,6 +289,7 @@ class engine_loop {
   bool inline_ = false;
   std::atomic<bool> stop_{false};
   std::atomic<bool> tick_{false};
+  std::atomic<bool> started_{false};
 
  public:
   void attach_state(state_wiring* state) { state_ = state; }  // before the engine runs
@@ -370,12 +379,15 @@ int run_daemon(const config::config& c) {
       if (state.any_cold()) warm_up(eng, state.cold_config(c), shutting_down);
       asio::post(feed_io, [&] {
         if (shutting_down.load(std::memory_order_relaxed)) return;
+        loop.start();
         auto fc = make_feed_config(c);
         if (engine_inline) fc.on_burst_end = [&loop] { loop.drain(); };
         feed = std::make_unique<deribit::feed>(feed_io, std::move(fc), instruments, ring, bell);
         feed->start();
       });
     });
+  } else {
+    loop.start();
   }
 
   // Every tick on the I/O thread: copy the feed's counters into the registry (their single writer,

@@ -6,8 +6,8 @@
 // timeouts, a subscribe that left channels out) turn into reconnects or counters here.
 
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "vrp/core/event_ring.hpp"

@@ -98,6 +98,7 @@ done
 cat <<'EOF'
 
 Open:
+  http://127.0.0.1:8080/                              the dashboard (smiles, term structure, premium grid, history)
   http://127.0.0.1:8080/v1/premium?underlying=BTC     premium grid (JSON)
   http://127.0.0.1:8080/v1/surface?underlying=BTC     SVI smiles and the engine's own IVs
   http://127.0.0.1:8080/v1/forecast?underlying=BTC    GARCH/HAR forecast

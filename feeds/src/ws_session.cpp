@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "vrp/core/time.hpp"
 #include "vrp/feeds/backoff.hpp"
 
 namespace vrp::feeds {
@@ -60,12 +61,6 @@ bool equals_ci(std::string_view a, std::string_view b) {
     if (x != b[i]) return false;
   }
   return true;
-}
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // One connection attempt and, if it opens, its lifetime. A fresh object per attempt: a TLS
@@ -561,7 +556,7 @@ struct ws_session::impl : std::enable_shared_from_this<impl> {
       }
       return;
     }
-    const std::int64_t recv_ns = now_ns();
+    const std::int64_t recv_ns = core::wall_clock_ns();
     ++stats.frames_in;
     stats.bytes_in += bytes;
     // Padding after the frame for simdjson; capacity is kept, so this allocates only while the

@@ -3,19 +3,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <chrono>
 #include <utility>
 
+#include "vrp/core/time.hpp"
+
 namespace vrp::feeds::deribit {
-namespace {
-
-std::int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 struct feed::impl : ws_handler, outbox, std::enable_shared_from_this<impl> {
   impl(boost::asio::io_context& io_context, feed_config cfg, core::instrument_table& table,
@@ -37,7 +29,7 @@ struct feed::impl : ws_handler, outbox, std::enable_shared_from_this<impl> {
 
   // ws_handler
   void on_open(ws_session&) override {
-    proto.on_open(now_ns(), *this);
+    proto.on_open(core::wall_clock_ns(), *this);
     end_burst();
   }
 
@@ -54,7 +46,7 @@ struct feed::impl : ws_handler, outbox, std::enable_shared_from_this<impl> {
   }
 
   void on_close(ws_session&, close_reason, const std::error_code&) override {
-    proto.on_close(now_ns());
+    proto.on_close(core::wall_clock_ns());
     end_burst();
   }
 
@@ -91,7 +83,7 @@ struct feed::impl : ws_handler, outbox, std::enable_shared_from_this<impl> {
 
   void on_timer() {
     producer.flush();
-    if (session.connected()) apply(proto.on_timer(now_ns(), *this));
+    if (session.connected()) apply(proto.on_timer(core::wall_clock_ns(), *this));
     end_burst();
     do_timer();
   }

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "server/ws_message.hpp"
+#include "vrp/core/time.hpp"
 #include "vrp/service/snapshot_json.hpp"
 
 namespace vrp::service {
@@ -36,12 +37,6 @@ namespace {
 // that sends requests without reading the answers gets back-pressure, not a growing buffer.
 constexpr std::size_t max_pending_replies = 16;
 constexpr auto close_grace = std::chrono::seconds(1);
-
-std::int64_t now_realtime_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 struct out_item {
   std::shared_ptr<const stream_frame> frame;  // a stream frame, or null for a reply
@@ -271,7 +266,7 @@ class ws_session final : public server_connection,
       st_->m.ws_frames_sent->inc();
       if (item.frame->recv_ns > 0) {
         st_->m.tick_to_publish->observe(
-            static_cast<double>(now_realtime_ns() - item.frame->recv_ns) * 1e-9);
+            static_cast<double>(core::wall_clock_ns() - item.frame->recv_ns) * 1e-9);
       }
     }
     if (closing_) return;  // the close frame goes out now (Beast resumes the suspended close)

@@ -246,9 +246,7 @@ class engine_loop {
   // came back.
   void clock() {
     if (!started()) return;
-    eng_.on_clock(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count());
+    eng_.on_clock(core::wall_clock_ns());
     publish(eng_.publish());
   }
 

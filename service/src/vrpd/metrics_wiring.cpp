@@ -1,8 +1,9 @@
 #include "vrpd/metrics_wiring.hpp"
 
-#include <chrono>
 #include <cmath>
 #include <cstddef>
+
+#include "vrp/core/time.hpp"
 
 namespace vrp::service {
 
@@ -135,10 +136,7 @@ engine_metrics::engine_metrics(core::metrics_registry& r,
                      l, [recv = g.data_recv_ns] {
                        const std::int64_t t = recv->load(std::memory_order_relaxed);
                        if (t <= 0) return engine::nan;
-                       const auto now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                            std::chrono::system_clock::now().time_since_epoch())
-                                            .count();
-                       return static_cast<double>(now - t) * 1e-9;
+                       return static_cast<double>(core::wall_clock_ns() - t) * 1e-9;
                      });
     g.index_price = &r.gauge("vrp_index_price_usd", "Index price (USD)", l);
     g.quotes_usable = &r.gauge("vrp_quotes_usable", "Option quotes usable in the fits", l);

@@ -552,13 +552,22 @@ void read_service(const table_reader& root, service_section& s) {
   if (const auto v = r.choice("log_level", severity_names)) s.log_level = *v;
 }
 
+// A non-empty `value` of `key` must name an existing regular file.
+void check_existing_file(const table_reader& r, std::string_view key, const std::string& value,
+                         const char* problem) {
+  std::error_code ec;
+  if (!value.empty() && !std::filesystem::is_regular_file(value, ec)) {
+    fail_value(r.at(), r.key_path(key), quote(value), problem, r.find(key));
+  }
+}
+
 void read_api(const table_reader& root, api_section& a) {
   const table_reader r(
       root.at(), root.table("api"), "api",
       {"listen", "max_connections", "max_connections_per_address", "max_subscriptions_per_client",
        "subscriber_queue", "slow_consumer_timeout_ms", "max_request_bytes", "max_header_bytes",
        "ws_max_message_bytes", "idle_timeout_s", "history_points", "history_interval_ms", "token",
-       "thread"});
+       "tls_cert_file", "tls_key_file", "thread"});
   if (const auto listen = r.string("listen")) {
     check_listen(r.at(), r.key_path("listen"), *listen, a, r.find("listen"));
   }
@@ -595,6 +604,26 @@ void read_api(const table_reader& root, api_section& a) {
       }
     }
     a.token = std::move(*token);
+  }
+  const char* const tls_hint =
+      "no such file; give an existing PEM file, or leave both "
+      "api.tls_cert_file and api.tls_key_file empty for plain HTTP";
+  if (auto cert = r.string("tls_cert_file")) {
+    check_existing_file(r, "tls_cert_file", *cert, tls_hint);
+    a.tls_cert_file = std::move(*cert);
+  }
+  if (auto key = r.string("tls_key_file")) {
+    check_existing_file(r, "tls_key_file", *key, tls_hint);
+    a.tls_key_file = std::move(*key);
+  }
+  if (a.tls_cert_file.empty() != a.tls_key_file.empty()) {
+    const bool cert_missing = a.tls_cert_file.empty();
+    const std::string key = cert_missing ? "tls_cert_file" : "tls_key_file";
+    fail(r.at(), r.key_path(key),
+         "TLS needs both api.tls_cert_file and api.tls_key_file (" +
+             std::string(cert_missing ? "api.tls_key_file" : "api.tls_cert_file") +
+             " is set); set both, or neither for plain HTTP",
+         r.find(cert_missing ? "tls_key_file" : "tls_cert_file"));
   }
   if (const auto v = r.choice("thread", thread_names)) a.thread = *v;
 }
@@ -804,13 +833,9 @@ void read_deribit(const table_reader& venues, deribit_section& d) {
   if (const auto url = r.string("url"))
     check_url(r.at(), r.key_path("url"), *url, d, r.find("url"));
   if (auto ca = r.string("ca_file")) {
-    std::error_code ec;
-    if (!ca->empty() && !std::filesystem::is_regular_file(*ca, ec)) {
-      fail_value(r.at(), r.key_path("ca_file"), quote(*ca),
-                 "no such file; give an existing PEM file, or leave empty for the system trust "
-                 "store",
-                 r.find("ca_file"));
-    }
+    check_existing_file(r, "ca_file", *ca,
+                        "no such file; give an existing PEM file, or leave empty for the system "
+                        "trust store");
     d.ca_file = std::move(*ca);
   }
   d.currencies = read_codes(r, "currencies", d.currencies, "currencies such as \"BTC\"");

@@ -199,6 +199,11 @@ std::string describe(const config& c) {
   w.add("api.history_interval_ms", std::int64_t{a.history_interval_ms.count()});
   w.add("api.token",
         std::string_view(a.token.empty() ? "none" : "set"));  // never the secret itself
+  w.add("api.tls", std::string_view(a.tls_cert_file.empty() ? "off" : "on"));
+  if (!a.tls_cert_file.empty()) {
+    w.add("api.tls_cert_file", a.tls_cert_file);
+    w.add("api.tls_key_file", a.tls_key_file);
+  }
   w.add("api.thread", to_string(a.thread));
 
   const engine_section& e = c.engine;

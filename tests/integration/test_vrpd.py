@@ -53,7 +53,7 @@ def stop(proc, sig=signal.SIGTERM, timeout=15):
     return proc.returncode
 
 
-def write_config(tmp, replay_address, engine_extra=""):
+def write_config(tmp, replay_address, engine_extra="", api_extra=""):
     """A vrpd config in `tmp` for the replay at `replay_address` (any free API port)."""
     config = os.path.join(tmp, "vrpd.toml")
     with open(config, "w") as f:
@@ -63,6 +63,7 @@ state_dir = "{tmp}/state"
 log_level = "warn"
 [api]
 listen = "127.0.0.1:0"
+{api_extra}
 [engine]
 underlyings = ["BTC", "ETH"]
 {engine_extra}

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "vrp/feeds/replay/deribit_api.hpp"
+#include "vrp/feeds/tls_server.hpp"
 
 namespace vrp::feeds::replay {
 
@@ -114,10 +115,10 @@ class ws_connection;
 class http_connection;
 
 struct server_state {
-  server_state(asio::io_context& io, std::shared_ptr<const recording> r, server_config c)
+  server_state(asio::io_context& io, std::shared_ptr<const recording> r, server_config config)
       : ioc(io),
         rec(std::move(r)),
-        cfg(std::move(c)),
+        cfg(std::move(config)),
         acceptor(io),
         stall_timer(io),
         retry_timer(io),
@@ -734,19 +735,11 @@ std::string server::start() {
   auto& st = *state_;
   const auto& cfg = st.cfg;
   if (!cfg.tls_cert_file.empty() || !cfg.tls_key_file.empty()) {
-    if (cfg.tls_cert_file.empty() || cfg.tls_key_file.empty()) {
-      return "TLS needs both a certificate and a key file";
-    }
     st.ssl.emplace(asio::ssl::context::tls_server);
-    beast::error_code ec;
-    st.ssl->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                            asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                            asio::ssl::context::no_tlsv1_1,
-                        ec);
-    st.ssl->use_certificate_chain_file(cfg.tls_cert_file, ec);
-    if (ec) return "cannot load TLS certificate " + cfg.tls_cert_file + ": " + ec.message();
-    st.ssl->use_private_key_file(cfg.tls_key_file, asio::ssl::context::pem, ec);
-    if (ec) return "cannot load TLS key " + cfg.tls_key_file + ": " + ec.message();
+    if (auto err = load_tls_server_context(*st.ssl, cfg.tls_cert_file, cfg.tls_key_file);
+        !err.empty()) {
+      return err;
+    }
   }
   beast::error_code ec;
   const auto addr = asio::ip::make_address(cfg.listen_host, ec);

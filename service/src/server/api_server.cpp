@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "server/server_state.hpp"
+#include "vrp/feeds/tls_server.hpp"
 #include "vrp/service/snapshot_json.hpp"
 
 namespace vrp::service {
@@ -46,6 +47,9 @@ server_metrics register_metrics(core::metrics_registry& r) {
       &r.counter("vrp_ws_client_errors_total", "Error replies to WebSocket client messages");
   m.connections_refused = &r.counter("vrp_http_connections_refused_total",
                                      "Connections refused at the connection limits");
+  m.tls_handshake_failures =
+      &r.counter("vrp_http_tls_handshake_failures_total",
+                 "Connections closed because their TLS handshake failed or timed out");
   m.fanouts = &r.counter("vrp_publish_updates_total",
                          "Underlying snapshot updates fanned out to subscribers");
   // 5 us .. about 2.6 s: loopback delivery up to a stalled engine.
@@ -276,6 +280,15 @@ api_server::~api_server() {
 
 tcp::endpoint api_server::start() {
   auto& st = *state_;
+  if (!st.cfg.tls_cert_file.empty() || !st.cfg.tls_key_file.empty()) {
+    st.ssl.emplace(asio::ssl::context::tls_server);
+    if (auto err =
+            feeds::load_tls_server_context(*st.ssl, st.cfg.tls_cert_file, st.cfg.tls_key_file);
+        !err.empty()) {
+      st.ssl.reset();
+      throw std::runtime_error("api server: " + err);
+    }
+  }
   boost::system::error_code ec;
   const auto addr = asio::ip::make_address(st.cfg.host, ec);
   if (ec) throw std::system_error(ec, "api server: bad listen address '" + st.cfg.host + "'");

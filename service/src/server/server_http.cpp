@@ -1,12 +1,14 @@
 // HTTP side of the API server: one session per connection, keep-alive, request limits, routing
 // of the JSON endpoints, and the hand-over of a /v1/stream upgrade to the WebSocket session (the
-// Beast advanced server-flex split, plain TCP only).
+// Beast advanced server-flex split), over plain TCP or, with api.tls_cert_file, TLS.
 
 #include <algorithm>
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <cctype>
 #include <charconv>
@@ -34,6 +36,7 @@ namespace {
 constexpr std::size_t history_max_limit = 10'000;
 constexpr std::size_t linger_max_bytes = 64 * 1024;
 constexpr auto linger_time = std::chrono::seconds(2);
+constexpr auto tls_handshake_timeout = std::chrono::seconds(10);
 
 // What a closing connection still reads from its client.
 struct linger_drain {
@@ -260,12 +263,62 @@ bool is_http_parse_error(const beast::error_code& ec) {
   return ec.category() == beast::error_code(http::error::bad_target).category();
 }
 
+// Closes the connection gracefully after our last response, without resetting it: a plain one
+// shuts down its sending side, then reads and drops what the client still sends (bounded in bytes
+// and time) before closing, because closing a socket with unread input makes the kernel send a
+// reset, which can destroy the response before the client reads it; a TLS one sends its
+// close_notify and waits (bounded) for the client's.
+template <class Stream>
+void close_after_response(Stream& stream, linger_drain& d, std::shared_ptr<void> owner) {
+  auto& tcp_layer = beast::get_lowest_layer(stream);
+  tcp_layer.expires_after(linger_time);
+  if constexpr (is_tls_stream<Stream>) {
+    stream.async_shutdown([&tcp_layer, owner = std::move(owner)](beast::error_code) {
+      beast::error_code ignored;
+      tcp_layer.socket().close(ignored);
+    });
+  } else {
+    beast::error_code sec;
+    stream.socket().shutdown(tcp::socket::shutdown_send, sec);
+    if (sec) {
+      stream.socket().close(sec);
+      return;
+    }
+    drain_then_close(stream, d, std::move(owner));
+  }
+}
+
+// Runs the server side of the TLS handshake (bounded by `timeout`), then `next`; a failed
+// handshake (a plain-text client, a client that does not trust our certificate, a timeout) is
+// counted and the connection closed.
+template <class Stream, class Next>
+void start_connection(const std::shared_ptr<server_state>& st, Stream& stream,
+                      std::chrono::seconds timeout, Next next) {
+  if constexpr (is_tls_stream<Stream>) {
+    beast::get_lowest_layer(stream).expires_after(timeout);
+    stream.async_handshake(asio::ssl::stream_base::server,
+                           [st, &stream, next = std::move(next)](beast::error_code ec) mutable {
+                             if (ec) {
+                               st->m.tls_handshake_failures->inc();
+                               beast::error_code ignored;
+                               beast::get_lowest_layer(stream).socket().close(ignored);
+                               return;
+                             }
+                             next();
+                           });
+  } else {
+    next();
+  }
+}
+
 // Writes one response to a connection we will not serve (limits reached), then closes it
-// without resetting it: see http_session::do_linger.
-class refusal : public std::enable_shared_from_this<refusal> {
+// gracefully (close_after_response).
+template <class Stream>
+class refusal : public std::enable_shared_from_this<refusal<Stream>> {
  public:
-  refusal(std::shared_ptr<server_state> st, tcp::socket socket)
-      : st_(std::move(st)), stream_(std::move(socket)) {}
+  template <class... Args>
+  explicit refusal(std::shared_ptr<server_state> st, Args&&... args)
+      : st_(std::move(st)), stream_(std::forward<Args>(args)...) {}
 
   void run() {
     res_.result(http::status::service_unavailable);
@@ -276,26 +329,23 @@ class refusal : public std::enable_shared_from_this<refusal> {
     render_error("overloaded", "connection limit reached", res_.body());
     res_.keep_alive(false);
     res_.prepare_payload();
-    stream_.expires_after(linger_time);
-    http::async_write(stream_, res_,
-                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                        if (ec) return self->close();
-                        beast::error_code sec;
-                        self->stream_.socket().shutdown(tcp::socket::shutdown_send, sec);
-                        self->do_drain();
-                      });
+    start_connection(st_, stream_, linger_time, [self = this->shared_from_this()] {
+      beast::get_lowest_layer(self->stream_).expires_after(linger_time);
+      http::async_write(self->stream_, self->res_, [self](beast::error_code ec, std::size_t) {
+        if (ec) return self->close();
+        close_after_response(self->stream_, self->drain_, self);
+      });
+    });
   }
 
  private:
-  void do_drain() { drain_then_close(stream_, drain_, shared_from_this()); }
-
   void close() {
     beast::error_code ec;
-    stream_.socket().close(ec);
+    beast::get_lowest_layer(stream_).socket().close(ec);
   }
 
   std::shared_ptr<server_state> st_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   http::response<http::string_body> res_;
   linger_drain drain_;
 };
@@ -575,13 +625,15 @@ class request_handler {
   bool stop_requested_ = false;
 };
 
+template <class Stream>
 class http_session final : public request_handler,
                            public server_connection,
-                           public std::enable_shared_from_this<http_session> {
+                           public std::enable_shared_from_this<http_session<Stream>> {
  public:
-  http_session(std::shared_ptr<server_state> st, tcp::socket socket, connection_slot slot)
+  template <class... Args>
+  http_session(std::shared_ptr<server_state> st, connection_slot slot, Args&&... args)
       : request_handler(std::move(st)),
-        stream_(std::move(socket)),
+        stream_(std::forward<Args>(args)...),
         slot_(std::move(slot)),
         buffer_(st_->cfg.max_header_bytes + st_->cfg.max_request_bytes + 4096) {}
 
@@ -589,7 +641,8 @@ class http_session final : public request_handler,
 
   void run() {
     st_->connections.insert(this);
-    do_read();
+    start_connection(st_, stream_, tls_handshake_timeout,
+                     [self = this->shared_from_this()] { self->on_connected(); });
   }
 
   void on_server_stop() override {
@@ -598,23 +651,29 @@ class http_session final : public request_handler,
   }
 
  private:
+  void on_connected() {
+    if (stop_requested_) return close();
+    do_read();
+  }
+
+  beast::tcp_stream& tcp_layer() { return beast::get_lowest_layer(stream_); }
+
   void do_read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(
         st_->cfg.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
     parser_->body_limit(st_->cfg.max_request_bytes);
-    stream_.expires_after(st_->cfg.idle_timeout);
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    tcp_layer().expires_after(st_->cfg.idle_timeout);
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->on_read(ec);
+                     });
   }
 
   void on_read(beast::error_code ec) {
     if (ec) {
-      if (ec == http::error::end_of_stream) {
-        beast::error_code sec;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, sec);
-        return close();
+      if (ec == http::error::end_of_stream || ec == asio::ssl::error::stream_truncated) {
+        return close_after_response(stream_, drain_, this->shared_from_this());
       }
       if (stop_requested_ || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
           ec == http::error::partial_message) {
@@ -643,16 +702,17 @@ class http_session final : public request_handler,
 
   void respond() override {
     writing_ = true;
-    stream_.expires_after(st_->cfg.idle_timeout);
-    http::async_write(
-        stream_, res_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+    tcp_layer().expires_after(st_->cfg.idle_timeout);
+    http::async_write(stream_, res_,
+                      [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                        self->on_write(ec);
+                      });
   }
 
   void upgrade(http::request<http::string_body>&) override {
     // The WebSocket session owns the connection from here on.
     st_->connections.erase(this);
-    stream_.expires_never();
+    tcp_layer().expires_never();
     run_ws_session(st_, std::move(stream_), parser_->release(), std::move(slot_));
   }
 
@@ -662,30 +722,19 @@ class http_session final : public request_handler,
     body_ = std::move(res_.body());
     body_.clear();
     if (ec) return close();
-    if (!keep_alive_ || stop_requested_) return do_linger();
+    if (!keep_alive_ || stop_requested_) {
+      buffer_.consume(buffer_.size());
+      return close_after_response(stream_, drain_, this->shared_from_this());
+    }
     do_read();
   }
 
-  // Closing a socket with unread input makes the kernel send a reset, which can destroy the
-  // response we just wrote before the client reads it: shut down our side, then read and drop
-  // what the client still sends (bounded in bytes and time), then close.
-  void do_linger() {
-    beast::error_code sec;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, sec);
-    if (sec) return close();
-    stream_.expires_after(linger_time);
-    buffer_.consume(buffer_.size());
-    do_drain();
-  }
-
-  void do_drain() { drain_then_close(stream_, drain_, shared_from_this()); }
-
   void close() {
     beast::error_code ec;
-    stream_.socket().close(ec);
+    tcp_layer().socket().close(ec);
   }
 
-  beast::tcp_stream stream_;
+  Stream stream_;
   connection_slot slot_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -719,11 +768,25 @@ class answer_capture final : public request_handler {
 }  // namespace
 
 void run_http_session(std::shared_ptr<server_state> st, tcp::socket socket, connection_slot slot) {
-  std::make_shared<http_session>(std::move(st), std::move(socket), std::move(slot))->run();
+  if (st->ssl) {
+    auto& ctx = *st->ssl;
+    std::make_shared<http_session<tls_stream>>(std::move(st), std::move(slot),
+                                               plain_stream(std::move(socket)), ctx)
+        ->run();
+  } else {
+    std::make_shared<http_session<plain_stream>>(std::move(st), std::move(slot), std::move(socket))
+        ->run();
+  }
 }
 
 void refuse_connection(std::shared_ptr<server_state> st, tcp::socket socket) {
-  std::make_shared<refusal>(std::move(st), std::move(socket))->run();
+  if (st->ssl) {
+    auto& ctx = *st->ssl;
+    std::make_shared<refusal<tls_stream>>(std::move(st), plain_stream(std::move(socket)), ctx)
+        ->run();
+  } else {
+    std::make_shared<refusal<plain_stream>>(std::move(st), std::move(socket))->run();
+  }
 }
 
 http_answer answer_http_request(std::shared_ptr<server_state> st,

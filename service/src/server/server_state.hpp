@@ -7,10 +7,12 @@
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -78,6 +80,7 @@ struct server_metrics {
   core::metric_counter* ws_slow_disconnects = nullptr;
   core::metric_counter* ws_client_errors = nullptr;
   core::metric_counter* connections_refused = nullptr;
+  core::metric_counter* tls_handshake_failures = nullptr;
   core::metric_counter* fanouts = nullptr;
   core::metric_histogram* tick_to_publish = nullptr;
 };
@@ -94,6 +97,7 @@ struct server_state : std::enable_shared_from_this<server_state> {
   asio::steady_timer accept_retry;
   const steady::time_point started_at;
   server_metrics m;
+  std::optional<asio::ssl::context> ssl;  // set by start() when TLS is configured
 
   // Cross-thread.
   std::atomic<std::shared_ptr<const engine::snapshot>> latest;

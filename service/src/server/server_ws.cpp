@@ -14,6 +14,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <chrono>
 #include <deque>
 #include <nlohmann/json.hpp>
@@ -45,11 +46,12 @@ struct out_item {
   steady::time_point queued_at;
 };
 
+template <class Stream>
 class ws_session final : public server_connection,
                          public stream_subscriber,
-                         public std::enable_shared_from_this<ws_session> {
+                         public std::enable_shared_from_this<ws_session<Stream>> {
  public:
-  ws_session(std::shared_ptr<server_state> st, beast::tcp_stream stream, connection_slot slot)
+  ws_session(std::shared_ptr<server_state> st, Stream stream, connection_slot slot)
       : st_(std::move(st)),
         ws_(std::move(stream)),
         slot_(std::move(slot)),
@@ -82,8 +84,8 @@ class ws_session final : public server_connection,
     ws_.read_message_max(cfg.ws_max_message_bytes);
     ws_.auto_fragment(false);
     ws_.text(true);
-    ws_.async_accept(req_,
-                     [self = shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
+    ws_.async_accept(
+        req_, [self = this->shared_from_this()](beast::error_code ec) { self->on_accept(ec); });
   }
 
   void on_server_stop() override {
@@ -128,7 +130,7 @@ class ws_session final : public server_connection,
   }
 
   void do_read() {
-    ws_.async_read(read_buf_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    ws_.async_read(read_buf_, [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
       self->on_read(ec);
     });
   }
@@ -251,9 +253,10 @@ class ws_session final : public server_connection,
     }
     writing_ = true;
     const std::string& text = item.frame ? item.frame->text : item.reply;
-    ws_.async_write(
-        asio::buffer(text),
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
+    ws_.async_write(asio::buffer(text),
+                    [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
+                      self->on_write(ec);
+                    });
   }
 
   void on_write(beast::error_code ec) {
@@ -288,7 +291,7 @@ class ws_session final : public server_connection,
     if (slow_timer_armed_ || queue_.empty() || closing_) return;
     slow_timer_armed_ = true;
     slow_timer_.expires_at(queue_.front().queued_at + st_->cfg.slow_consumer_timeout);
-    slow_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    slow_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       self->slow_timer_armed_ = false;
       if (ec || self->closing_) return;
       if (self->too_slow(steady::now())) return self->slow_consumer();
@@ -312,10 +315,10 @@ class ws_session final : public server_connection,
     waiting_frames_ = waiting_replies_ = 0;
     slow_timer_.cancel();
     ws_.async_close(websocket::close_reason(code, beast::string_view(reason.data(), reason.size())),
-                    [self = shared_from_this()](beast::error_code) { self->abort(); });
+                    [self = this->shared_from_this()](beast::error_code) { self->abort(); });
     close_timer_.expires_after(
         std::min<steady::duration>(close_grace, st_->cfg.slow_consumer_timeout));
-    close_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+    close_timer_.async_wait([self = this->shared_from_this()](beast::error_code ec) {
       if (!ec) self->abort();
     });
   }
@@ -355,7 +358,7 @@ class ws_session final : public server_connection,
   }
 
   std::shared_ptr<server_state> st_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<Stream> ws_;
   connection_slot slot_;
   http::request<http::string_body> req_;
   beast::flat_buffer read_buf_;
@@ -376,9 +379,15 @@ class ws_session final : public server_connection,
 
 }  // namespace
 
-void run_ws_session(std::shared_ptr<server_state> st, beast::tcp_stream stream,
+void run_ws_session(std::shared_ptr<server_state> st, plain_stream stream,
                     http::request<http::string_body> req, connection_slot slot) {
-  std::make_shared<ws_session>(std::move(st), std::move(stream), std::move(slot))
+  std::make_shared<ws_session<plain_stream>>(std::move(st), std::move(stream), std::move(slot))
+      ->run(std::move(req));
+}
+
+void run_ws_session(std::shared_ptr<server_state> st, tls_stream stream,
+                    http::request<http::string_body> req, connection_slot slot) {
+  std::make_shared<ws_session<tls_stream>>(std::move(st), std::move(stream), std::move(slot))
       ->run(std::move(req));
 }
 

@@ -77,6 +77,8 @@ api_server_config make_api_config(const config::config& c) {
   a.ws_max_message_bytes = s.ws_max_message_bytes;
   a.idle_timeout = s.idle_timeout_s;
   a.token = s.token;
+  a.tls_cert_file = s.tls_cert_file;
+  a.tls_key_file = s.tls_key_file;
   return a;
 }
 
@@ -344,12 +346,13 @@ int run_daemon(const config::config& c) {
     return 1;
   }
   // Scripts and tests read the bound address from this line (port 0 picks a free one).
-  std::printf("{\"listening\":\"%s:%u\"}\n", bound.address().to_string().c_str(),
-              static_cast<unsigned>(bound.port()));
+  const bool tls = !c.api.tls_cert_file.empty();
+  std::printf("{\"listening\":\"%s:%u\",\"tls\":%s}\n", bound.address().to_string().c_str(),
+              static_cast<unsigned>(bound.port()), tls ? "true" : "false");
   std::fflush(stdout);
-  spdlog::info("event=listening address={}:{} api_thread={} engine_thread={}",
-               bound.address().to_string(), bound.port(), config::to_string(c.api.thread),
-               config::to_string(c.engine.thread));
+  spdlog::info("event=listening address={}:{} tls={} api_thread={} engine_thread={}",
+               bound.address().to_string(), bound.port(), tls ? "on" : "off",
+               config::to_string(c.api.thread), config::to_string(c.engine.thread));
 
   engine::engine eng(make_engine_config(c), instruments);
   engine_metrics eng_metrics(registry, c.engine.underlyings, c.engine.tenors_days);

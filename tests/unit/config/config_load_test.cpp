@@ -139,7 +139,7 @@ TEST(config_files, example_file_documents_every_key_with_a_comment) {
     }
     block.clear();
   }
-  EXPECT_EQ(keys, 2 + 14 + 15 + 10 + 12);  // service, api, engine, forecast, venues.deribit
+  EXPECT_EQ(keys, 2 + 16 + 15 + 10 + 12);  // service, api, engine, forecast, venues.deribit
 }
 
 TEST(config_files, demo_file_points_at_the_loopback_replay) {

@@ -400,6 +400,27 @@ TEST(config_validation, ca_file_must_exist_when_set) {
       existing);
 }
 
+TEST(config_validation, tls_files_must_exist_and_come_as_a_pair) {
+  const std::string cert = std::string(VRP_SOURCE_DIR) + "/tests/data/tls/localhost.pem";
+  const std::string key = std::string(VRP_SOURCE_DIR) + "/tests/data/tls/localhost.key";
+  const auto api = [](const std::string& lines) { return "[api]\n" + lines; };
+  expect_error(api("tls_cert_file = \"/nonexistent/c.pem\"\ntls_key_file = \"" + key + "\"\n"),
+               "api.tls_cert_file", {"no such file", "leave both"});
+  expect_error(api("tls_cert_file = \"" + cert + "\"\ntls_key_file = \"/nonexistent/k.pem\"\n"),
+               "api.tls_key_file", {"no such file"});
+  expect_error(api("tls_cert_file = \"" + cert + "\"\n"), "api.tls_key_file",
+               {"TLS needs both", "(api.tls_cert_file is set)", "neither for plain HTTP"});
+  expect_error(api("tls_key_file = \"" + key + "\"\n"), "api.tls_cert_file",
+               {"TLS needs both", "(api.tls_key_file is set)"});
+  const config c =
+      load_config_string(api("tls_cert_file = \"" + cert + "\"\ntls_key_file = \"" + key + "\"\n"));
+  EXPECT_EQ(c.api.tls_cert_file, cert);
+  EXPECT_EQ(c.api.tls_key_file, key);
+  EXPECT_NE(describe(c).find("api.tls=on"), std::string::npos);
+  EXPECT_NE(describe(load_config_string("")).find("api.tls=off"), std::string::npos);
+  EXPECT_TRUE(load_config_string("").api.tls_cert_file.empty());
+}
+
 TEST(config_validation, deribit_rules) {
   expect_error("[venues.deribit]\ncurrencies = []\n", "venues.deribit.currencies",
                {"must not be empty"});

@@ -66,6 +66,9 @@ struct api_section {
   std::size_t history_points = 100'000;  // per underlying and tenor, in memory
   std::chrono::milliseconds history_interval_ms{1'000};
   std::string token;  // bearer token; empty = no authentication. Never log it.
+  // Both set: the port speaks TLS only (HTTPS, WSS); both empty: plain. Existing PEM files.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   // "io": the server shares the feed I/O thread (with engine.thread = "io", an update goes from
   // the socket read to the subscribers' socket writes without a thread hand-off); "own": its own
   // thread, so a slow HTTP request (a large /v1/surface) never delays market data.

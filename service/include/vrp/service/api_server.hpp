@@ -50,6 +50,10 @@ struct api_server_config {
   // Empty: no authentication. Otherwise every HTTP request but /healthz, and the WebSocket
   // upgrade, need `Authorization: Bearer <token>`.
   std::string token;
+  // Both set: the port speaks TLS only (HTTPS and WSS), with this PEM certificate chain (leaf
+  // first) and its unencrypted PEM key; both empty: plain HTTP and WebSocket.
+  std::string tls_cert_file;
+  std::string tls_key_file;
   int ws_send_buffer_bytes = 0;  // SO_SNDBUF of WebSocket sockets; 0: the OS default
 };
 
@@ -82,7 +86,8 @@ class api_server {
   api_server& operator=(const api_server&) = delete;
 
   // Binds and listens; returns the bound endpoint. Throws std::system_error when the address is
-  // invalid or cannot be bound (a startup error). Call once, before the io thread runs handlers.
+  // invalid or cannot be bound, std::runtime_error when the TLS certificate or key cannot be
+  // loaded (startup errors). Call once, before the io thread runs handlers.
   boost::asio::ip::tcp::endpoint start();
 
   // Graceful stop, from any thread: closes the acceptor, sends WebSocket close frames (going

@@ -1,15 +1,26 @@
 // `vrpctl get premium|surface|forecast` and `vrpctl watch`: small clients of the vrpd HTTP and
 // WebSocket API (ARCHITECTURE.md §5.2) for operators. One request (or one stream) per run, on a
 // private io_context; every network step is bounded by --timeout except the wait for stream
-// updates, which ends with --count or SIGINT.
+// updates, which ends with --count or SIGINT. https:// and wss:// URLs speak TLS 1.2+ with the
+// peer's certificate always verified (chain and host name), against --ca-file or the system store.
 
 #include "ctl_client.hpp"
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
 
 #include <algorithm>
 #include <array>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/ssl/verify_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -19,16 +30,22 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <boost/program_options.hpp>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string_view>
 #include <vector>
@@ -43,12 +60,20 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace po = boost::program_options;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 using nlohmann::json;
 
 constexpr const char* user_agent = "vrpctl/0.1";
 constexpr const char* default_url = "http://127.0.0.1:8080";
 constexpr std::size_t max_body_bytes = 256U << 20;
+constexpr const char* url_help =
+    "vrpd address: http://, https://, ws:// or wss://host[:port][/prefix]; https and wss use TLS "
+    "(default port 443, else 80)";
+constexpr const char* ca_file_help =
+    "trust the CA certificates of this PEM file for https/wss instead of the system store (the "
+    "server's certificate and host name are always verified)";
 
 // --- formatting helpers ------------------------------------------------------------------------
 
@@ -154,19 +179,32 @@ struct api_url {
   std::string host;
   std::string port;
   std::string prefix;  // path before /v1/..., without a trailing slash
+  bool tls = false;    // https:// or wss://
 };
 
-// http://host[:port][/prefix]; ws:// is accepted as well (watch).
+// http[s]://host[:port][/prefix]; ws[s]:// is accepted as well, so that either form of vrpd's
+// address works for get and watch alike (one port serves both).
 std::optional<api_url> parse_api_url(std::string_view url, std::string& error) {
+  struct scheme_info {
+    std::string_view prefix;
+    bool tls;
+  };
   std::string_view rest;
-  for (std::string_view scheme : {"http://", "ws://"}) {
-    if (url.substr(0, scheme.size()) == scheme) rest = url.substr(scheme.size());
+  bool tls = false;
+  for (const scheme_info scheme : {scheme_info{"http://", false}, scheme_info{"https://", true},
+                                   scheme_info{"ws://", false}, scheme_info{"wss://", true}}) {
+    if (url.substr(0, scheme.prefix.size()) == scheme.prefix) {
+      rest = url.substr(scheme.prefix.size());
+      tls = scheme.tls;
+    }
   }
   if (rest.empty()) {
-    error = "--url must be http://host[:port][/path], got '" + std::string(url) + "'";
+    error = "--url must be http://, https://, ws:// or wss://host[:port][/path], got '" +
+            std::string(url) + "'";
     return std::nullopt;
   }
   api_url out;
+  out.tls = tls;
   const std::size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
   std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
@@ -185,7 +223,7 @@ std::optional<api_url> parse_api_url(std::string_view url, std::string& error) {
     out.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) out.port = std::string(authority.substr(colon + 1));
   }
-  if (out.port.empty()) out.port = "80";
+  if (out.port.empty()) out.port = tls ? "443" : "80";
   if (out.host.empty() || out.port.find_first_not_of("0123456789") != std::string::npos ||
       out.port.size() > 5) {
     error = "--url has no valid host and port: '" + std::string(url) + "'";
@@ -254,6 +292,143 @@ std::string connect(asio::io_context& io, beast::tcp_stream& stream, const api_u
   return {};
 }
 
+// --- TLS -----------------------------------------------------------------------------------------
+
+// The client context of https:// and wss://: TLS 1.2 or newer, peers verified against the CA
+// certificates of `ca_file` (PEM) or, without it, the system trust store. nullopt and a message
+// naming the file when it cannot be used.
+std::optional<ssl::context> make_tls_context(const std::optional<std::string>& ca_file,
+                                             std::string& error) {
+  ssl::context ctx(ssl::context::tls_client);
+  if (SSL_CTX_set_min_proto_version(ctx.native_handle(), TLS1_2_VERSION) != 1) {
+    error = "cannot restrict TLS to version 1.2 or newer";
+    return std::nullopt;
+  }
+  beast::error_code ec;
+  if (!ca_file) {
+    ctx.set_default_verify_paths(ec);
+    if (ec) {
+      error = "cannot load the system's CA certificates: " + ec.message();
+      return std::nullopt;
+    }
+  } else {
+    // OpenSSL's own message for a missing file is vague ("system lib"); say what is wrong first.
+    if (!std::ifstream(*ca_file).good()) {
+      error = "cannot read --ca-file '" + *ca_file + "': " + std::strerror(errno);
+      return std::nullopt;
+    }
+    ctx.load_verify_file(*ca_file, ec);
+    if (ec) {
+      error = "--ca-file '" + *ca_file + "' holds no usable PEM CA certificate: " + ec.message();
+      return std::nullopt;
+    }
+  }
+  ctx.set_verify_mode(ssl::verify_peer);
+  return ctx;
+}
+
+// --ca-file as given on the command line; an empty value given explicitly stays an error rather
+// than silently meaning the system store.
+std::optional<std::string> ca_flag(const po::variables_map& vm, const std::string& ca_file) {
+  if (vm.count("ca-file") == 0U) return std::nullopt;
+  return ca_file;
+}
+
+// The TLS context for an https:// or wss:// `url` into `tls` (left empty for http:// and ws://).
+// False after printing "vrpctl <command>: <why>" when --ca-file comes with a plain URL or
+// cannot be used: both are mistakes in the command line (exit code 2), found before any I/O.
+bool setup_tls(const char* command, const api_url& url, std::string_view url_text,
+               const std::optional<std::string>& ca_file, std::optional<ssl::context>& tls) {
+  if (!url.tls) {
+    if (!ca_file) return true;
+    std::cerr << "vrpctl " << command
+              << ": --ca-file applies to https:// and wss:// URLs only, but --url is '" << url_text
+              << "'\n";
+    return false;
+  }
+  std::string error;
+  tls = make_tls_context(ca_file, error);
+  if (!tls) std::cerr << "vrpctl " << command << ": " << error << "\n";
+  return tls.has_value();
+}
+
+// The certificate check of one connection: OpenSSL's chain verdict, then the leaf's names against
+// the host of --url (DNS name or IP address). It keeps the reason of a rejection, because the
+// handshake's own error only says "certificate verify failed".
+class peer_verifier {
+ public:
+  peer_verifier(const std::string& host, std::shared_ptr<std::string> why)
+      : check_(host), host_(host), why_(std::move(why)) {}
+
+  bool operator()(bool preverified, ssl::verify_context& ctx) const {
+    if (!preverified) {
+      const int err = X509_STORE_CTX_get_error(ctx.native_handle());
+      *why_ = X509_verify_cert_error_string(err);
+      return false;
+    }
+    if (check_(preverified, ctx)) return true;
+    *why_ = "the certificate is not issued for '" + host_ + "'";
+    return false;
+  }
+
+ private:
+  ssl::host_name_verification check_;
+  std::string host_;
+  std::shared_ptr<std::string> why_;  // shared: OpenSSL keeps the callback after the handshake
+};
+
+// Plain TCP: nothing to set up after connecting.
+std::string start_tls(asio::io_context&, beast::tcp_stream&, const api_url&,
+                      std::chrono::milliseconds) {
+  return {};
+}
+
+// The TLS handshake on a connected stream, bounded by `timeout`: SNI for host names (not for IP
+// literals, which RFC 6066 forbids there), peer verification, and an error message that names
+// the host and the reason.
+std::string start_tls(asio::io_context& io, tls_stream& stream, const api_url& url,
+                      std::chrono::milliseconds timeout) {
+  const std::string failed = "TLS handshake with " + host_header(url) + " failed: ";
+  beast::error_code ec;
+  asio::ip::make_address(url.host, ec);
+  const bool ip_literal = !ec;
+  if (!ip_literal && SSL_set_tlsext_host_name(stream.native_handle(), url.host.c_str()) != 1) {
+    return failed + "cannot set the server name (SNI) '" + url.host + "'";
+  }
+  auto why = std::make_shared<std::string>();
+  ec = {};
+  stream.set_verify_mode(ssl::verify_peer, ec);
+  if (!ec) stream.set_verify_callback(peer_verifier(url.host, why), ec);
+  if (ec) return failed + "cannot set up certificate verification: " + ec.message();
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  ec = run_step(io,
+                [&](auto handler) { stream.async_handshake(ssl::stream_base::client, handler); });
+  if (ec) {
+    std::string reason = why->empty() ? describe(ec) : describe(ec) + ": " + *why;
+    // A plain-text server answers the client hello with something that is not a TLS record.
+    if (ec.category() == asio::error::get_ssl_category() &&
+        ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_WRONG_VERSION_NUMBER) {
+      reason += " (the server does not seem to speak TLS: http:// or ws:// instead?)";
+    }
+    return failed + reason;
+  }
+  return {};
+}
+
+// Ends a connection whose answer has been read completely.
+void say_goodbye(asio::io_context&, beast::tcp_stream& stream, std::chrono::milliseconds) {
+  beast::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+}
+
+// TLS: send close_notify so that the server sees an orderly end, and wait at most `timeout` for
+// its own. Errors are moot here (the answer is complete), and many servers just close.
+void say_goodbye(asio::io_context& io, tls_stream& stream, std::chrono::milliseconds timeout) {
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  run_step(io, [&](auto handler) { stream.async_shutdown(handler); });
+  beast::get_lowest_layer(stream).close();
+}
+
 // --- get -----------------------------------------------------------------------------------------
 
 struct http_answer {
@@ -261,18 +436,23 @@ struct http_answer {
   std::string body;
 };
 
-std::string http_get(const api_url& url, const std::string& target, const std::string& token,
+// One GET on `stream` (beast::tcp_stream or tls_stream), each step bounded by `timeout`; an error
+// message on failure.
+template <class Stream>
+std::string http_get(asio::io_context& io, Stream& stream, const api_url& url,
+                     const std::string& target, const std::string& token,
                      std::chrono::milliseconds timeout, http_answer& answer) {
-  asio::io_context io;
-  beast::tcp_stream stream(io);
-  if (std::string err = connect(io, stream, url, timeout); !err.empty()) return err;
+  if (std::string err = connect(io, beast::get_lowest_layer(stream), url, timeout); !err.empty()) {
+    return err;
+  }
+  if (std::string err = start_tls(io, stream, url, timeout); !err.empty()) return err;
 
   http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, host_header(url));
   req.set(http::field::user_agent, user_agent);
   req.set(http::field::accept, "application/json");
   if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-  stream.expires_after(timeout);
+  beast::get_lowest_layer(stream).expires_after(timeout);
   beast::error_code ec =
       run_step(io, [&](auto handler) { http::async_write(stream, req, handler); });
   if (ec) return "sending the request to " + host_header(url) + " failed: " + describe(ec);
@@ -280,13 +460,12 @@ std::string http_get(const api_url& url, const std::string& target, const std::s
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
   parser.body_limit(max_body_bytes);
-  stream.expires_after(timeout);
+  beast::get_lowest_layer(stream).expires_after(timeout);
   ec = run_step(io, [&](auto handler) { http::async_read(stream, buffer, parser, handler); });
   if (ec) return "reading the answer of " + host_header(url) + " failed: " + describe(ec);
   answer.status = parser.get().result_int();
   answer.body = std::move(parser.get().body());
-  beast::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+  say_goodbye(io, stream, timeout);
   return {};
 }
 
@@ -310,21 +489,29 @@ std::string http_error_text(const http_answer& a) {
 
 // --- watch ---------------------------------------------------------------------------------------
 
+// One `watch` run over NextLayer: beast::tcp_stream for ws://, tls_stream for wss:// (then
+// `layer_args` is the ssl::context, which must outlive the watcher).
+template <class NextLayer>
 class watcher {
  public:
+  template <class... LayerArgs>
   watcher(api_url url, std::vector<std::string> channels, std::string token, long count,
-          std::chrono::milliseconds timeout)
+          std::chrono::milliseconds timeout, LayerArgs&... layer_args)
       : url_(std::move(url)),
         channels_(std::move(channels)),
         token_(std::move(token)),
         count_(count),
         timeout_(timeout),
-        ws_(io_),
-        signals_(io_, SIGINT, SIGTERM) {}
+        ws_(io_, layer_args...),
+        signals_(io_, SIGINT, SIGTERM),
+        close_deadline_(io_) {}
 
   int run() {
     if (std::string err = connect(io_, beast::get_lowest_layer(ws_), url_, timeout_);
         !err.empty()) {
+      return fail(err);
+    }
+    if (std::string err = start_tls(io_, ws_.next_layer(), url_, timeout_); !err.empty()) {
       return fail(err);
     }
     ws_.set_option(websocket::stream_base::decorator([this](websocket::request_type& req) {
@@ -416,12 +603,20 @@ class watcher {
   void do_close() {
     if (closing_) return;
     closing_ = true;
+    // The close waits for the server's close frame and then, over TLS, for its close_notify.
+    // The socket's expiry cannot bound that (it does not reach the read already pending in
+    // do_read), so a timer closes the socket if the whole close outlasts --timeout.
+    close_deadline_.expires_after(timeout_);
+    close_deadline_.async_wait([this](const beast::error_code& e) {
+      if (!e) beast::get_lowest_layer(ws_).close();
+    });
     ws_.async_close(websocket::close_code::normal, [this](const beast::error_code&) { finish(); });
   }
 
   void finish() {
     beast::error_code ignored;
     signals_.cancel(ignored);
+    close_deadline_.cancel();
     beast::get_lowest_layer(ws_).close();
   }
 
@@ -431,8 +626,9 @@ class watcher {
   long count_ = 0;
   std::chrono::milliseconds timeout_;
   asio::io_context io_;
-  websocket::stream<beast::tcp_stream> ws_;
+  websocket::stream<NextLayer> ws_;
   asio::signal_set signals_;
+  asio::steady_timer close_deadline_;
   beast::flat_buffer buffer_;
   std::map<std::string, std::int64_t> last_seq_;
   long updates_ = 0;
@@ -642,6 +838,7 @@ int run_get(int argc, const char* const* argv) {
   std::string underlying;
   std::string url = default_url;
   std::string token;
+  std::string ca_file;
   double timeout_s = 10;
   bool raw = false;
   po::options_description opts(
@@ -649,10 +846,12 @@ int run_get(int argc, const char* const* argv) {
   opts.add_options()("help,h", "this help")("what", po::value(&what),
                                             "premium, surface or forecast")(
       "underlying", po::value(&underlying), "e.g. BTC (required)")(
-      "url", po::value(&url)->default_value(url), "vrpd address")(
+      "url", po::value(&url)->default_value(url), url_help)(
+      "ca-file", po::value(&ca_file)->value_name("PEM"), ca_file_help)(
       "raw", po::bool_switch(&raw), "print the JSON body as received")(
       "token", po::value(&token), "bearer token, when vrpd requires one")(
-      "timeout", po::value(&timeout_s)->default_value(timeout_s), "seconds per network step");
+      "timeout", po::value(&timeout_s)->default_value(timeout_s),
+      "seconds per network step (connect, TLS handshake, request, answer)");
   po::positional_options_description positional;
   positional.add("what", 1);
   po::variables_map vm;
@@ -686,10 +885,21 @@ int run_get(int argc, const char* const* argv) {
     std::cerr << "vrpctl get: " << error << "\n";
     return 2;
   }
+  std::optional<ssl::context> tls;
+  if (!setup_tls("get", *api, url, ca_flag(vm, ca_file), tls)) return 2;
   const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000.0));
   const std::string target = api->prefix + "/v1/" + what + "?underlying=" + url_encode(underlying);
   http_answer answer;
-  if (std::string err = http_get(*api, target, token, timeout, answer); !err.empty()) {
+  asio::io_context io;
+  std::string err;
+  if (tls) {
+    tls_stream stream(io, *tls);
+    err = http_get(io, stream, *api, target, token, timeout, answer);
+  } else {
+    beast::tcp_stream stream(io);
+    err = http_get(io, stream, *api, target, token, timeout, answer);
+  }
+  if (!err.empty()) {
     std::cerr << "vrpctl get: " << err << "\n";
     return 1;
   }
@@ -721,18 +931,19 @@ int run_watch(int argc, const char* const* argv) {
   std::string url = default_url;
   std::string channels = "premium.BTC";
   std::string token;
+  std::string ca_file;
   long count = 0;
   double timeout_s = 10;
   po::options_description opts(
       "usage: vrpctl watch [options]  (stops after --count updates or on "
       "SIGINT)");
-  opts.add_options()("help,h", "this help")("url", po::value(&url)->default_value(url),
-                                            "vrpd address")(
+  opts.add_options()("help,h", "this help")("url", po::value(&url)->default_value(url), url_help)(
+      "ca-file", po::value(&ca_file)->value_name("PEM"), ca_file_help)(
       "channels", po::value(&channels)->default_value(channels), "comma-separated channels")(
       "count", po::value(&count)->default_value(0), "stop after this many updates (0: never)")(
       "token", po::value(&token), "bearer token, when vrpd requires one")(
       "timeout", po::value(&timeout_s)->default_value(timeout_s),
-      "seconds for connecting and the handshake");
+      "seconds for connecting, the TLS and WebSocket handshakes and the close");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -758,8 +969,14 @@ int run_watch(int argc, const char* const* argv) {
     std::cerr << "vrpctl watch: " << error << "\n";
     return 2;
   }
+  std::optional<ssl::context> tls;
+  if (!setup_tls("watch", *api, url, ca_flag(vm, ca_file), tls)) return 2;
   const auto timeout = std::chrono::milliseconds(static_cast<std::int64_t>(timeout_s * 1000.0));
-  watcher w(std::move(*api), list, token, count, timeout);
+  if (tls) {
+    watcher<tls_stream> w(std::move(*api), list, token, count, timeout, *tls);
+    return w.run();
+  }
+  watcher<beast::tcp_stream> w(std::move(*api), list, token, count, timeout);
   return w.run();
 }
 

@@ -5,18 +5,27 @@ snapshot_json.cpp) and a websockets server (Debian python3-websockets 10.4) play
 Expected table cells are formatted here from the canned decimals (vol x 100, two decimals), not
 taken from vrpctl.
 
-Environment: VRPCTL (path of the binary). Run with /usr/bin/python3 (Debian's websockets).
+The TLS variants serve the same stand-ins over HTTPS and WSS (Python's ssl module) with the test
+certificates of tests/data/tls: localhost.pem (DNS:localhost, IP:127.0.0.1) and wronghost.pem
+(DNS:wrong.example), both issued by ca.pem, which no system trust store holds.
+
+Environment: VRPCTL (path of the binary); VRP_SOURCE_DIR (the repository, for tests/data/tls;
+default: two levels above this file). Run with /usr/bin/python3 (Debian's websockets).
 """
 
 import asyncio
+import base64
 import copy
 import datetime
+import hashlib
 import http.server
 import json
 import os
+import pathlib
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -25,6 +34,10 @@ import unittest
 import websockets
 
 VRPCTL = os.environ["VRPCTL"]
+SOURCE_DIR = pathlib.Path(os.environ.get("VRP_SOURCE_DIR")
+                          or pathlib.Path(__file__).resolve().parents[2])
+TLS_DIR = SOURCE_DIR / "tests" / "data" / "tls"
+CA_FILE = str(TLS_DIR / "ca.pem")
 
 TS_MS = 1761347999123  # 2025-10-24 23:19:59.123 UTC
 
@@ -116,10 +129,21 @@ def closed_port():
         return s.getsockname()[1]
 
 
-class Api:
-    """GET endpoints of vrpd with canned bodies, on an http.server thread."""
+def server_tls(cert="localhost", server_names=None):
+    """A server-side TLS context with tests/data/tls/<cert>.pem; the SNI name of each client hello
+    (None when the client sent none) is appended to `server_names`."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(TLS_DIR / f"{cert}.pem"), str(TLS_DIR / f"{cert}.key"))
+    if server_names is not None:
+        ctx.sni_callback = lambda sock, name, context: server_names.append(name)
+    return ctx
 
-    def __init__(self, routes):
+
+class Api:
+    """GET endpoints of vrpd with canned bodies, on an http.server thread; over TLS with `tls`
+    (an ssl.SSLContext from server_tls)."""
+
+    def __init__(self, routes, tls=None):
         self.routes = routes  # "/v1/premium?underlying=BTC" -> (status, body dict)
         self.requests = []
         api = self
@@ -142,7 +166,12 @@ class Api:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.port = self.server.server_address[1]
+        if tls is not None:
+            # The handshake runs in accept(); a client that rejects it raises an OSError there,
+            # which socketserver drops.
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -156,17 +185,18 @@ class Stream:
     """/v1/stream on a websockets server in its own asyncio thread; `script(ws, server)` plays one
     connection."""
 
-    def __init__(self, script):
+    def __init__(self, script, tls=None):
         self.script = script
         self.received = []
         self.paths = []
+        self.close_codes = []
         self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 
         def run():
             asyncio.set_event_loop(self.loop)
             self.server = self.loop.run_until_complete(
-                websockets.serve(self.handler, "127.0.0.1", 0))
+                websockets.serve(self.handler, "127.0.0.1", 0, ssl=tls))
             self.port = self.server.sockets[0].getsockname()[1]
             ready.set()
             self.loop.run_forever()
@@ -175,11 +205,12 @@ class Stream:
         self.thread.start()
         if not ready.wait(10):
             raise RuntimeError("websocket server did not start")
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'wss' if tls else 'http'}://127.0.0.1:{self.port}"
 
     async def handler(self, ws, path=None):
         self.paths.append(ws.path)
         await self.script(ws, self)
+        self.close_codes.append(ws.close_code)
 
     async def recv_json(self, ws):
         msg = json.loads(await ws.recv())
@@ -193,6 +224,8 @@ class Stream:
         asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+        if not self.thread.is_alive():
+            self.loop.close()
 
 
 def frame(channel, seq, data, ts=TS_MS):
@@ -453,6 +486,235 @@ class WatchTest(unittest.TestCase):
         r = run("watch", "--url", f"http://127.0.0.1:{closed_port()}", "--count", "1")
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("cannot connect", r.stderr)
+
+
+class TlsTest(unittest.TestCase):
+    """https:// and wss://: TLS 1.2+, the certificate chain and host name always verified."""
+
+    ROUTES = {"/v1/premium?underlying=BTC": (200, PREMIUM_BTC)}
+
+    def serve_api(self, cert="localhost"):
+        names = []
+        api = Api(self.ROUTES, tls=server_tls(cert, names))
+        self.addCleanup(api.close)
+        return api, names
+
+    def assert_premium_table(self, r):
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertIn("BTC premium", lines[0])
+        self.assertIn("seq 42", lines[0])
+        t30 = PREMIUM_BTC["tenors"][1]
+        want = (rf"^\s*30d\s+atm\s+{re.escape(vol(t30['atm_iv']))}"
+                rf"\s+mfiv\s+{re.escape(vol(t30['mfiv']))}"
+                rf"\s+rv\s+{re.escape(vol(t30['rv_forecast']))}"
+                rf"\s+prem\s+{re.escape(signed(t30['premium_vol']))}")
+        self.assertTrue(any(re.search(want, l) for l in lines), r.stdout)
+
+    def test_get_premium_over_https_with_the_ca_file(self):
+        api, names = self.serve_api()
+        r = run("get", "premium", "--underlying", "BTC", "--url", f"https://localhost:{api.port}",
+                "--ca-file", CA_FILE, "--token", "s3cret")
+        self.assert_premium_table(r)
+        self.assertEqual(names, ["localhost"])  # SNI carries the host name
+        self.assertIn(("/v1/premium?underlying=BTC", "Bearer s3cret"), api.requests)
+
+    def test_get_over_https_to_an_ip_address_checks_the_ip_and_sends_no_sni(self):
+        api, names = self.serve_api()
+        r = run("get", "premium", "--underlying", "BTC", "--url", f"https://127.0.0.1:{api.port}/",
+                "--ca-file", CA_FILE)
+        self.assert_premium_table(r)
+        self.assertEqual(names, [None])  # RFC 6066: no IP literals in SNI
+
+    def test_watch_over_wss_receives_rows_and_closes_cleanly(self):
+        async def script(ws, server):
+            sub = await server.recv_json(ws)
+            await ws.send(json.dumps({"op": "subscribed", "channels": sub["channels"]}))
+            await ws.send(frame("premium.BTC", 7, PREMIUM_BTC, TS_MS))
+            await ws.send(frame("premium.BTC", 9, PREMIUM_BTC, TS_MS + 1000))
+            await ws.send(frame("premium.BTC", 10, PREMIUM_BTC, TS_MS + 2000))  # beyond --count
+            try:
+                await ws.wait_closed()
+            except Exception:
+                pass
+
+        for host in ("localhost", "127.0.0.1"):
+            with self.subTest(host=host):
+                stream = Stream(script, tls=server_tls())
+                try:
+                    r = run("watch", "--url", f"wss://{host}:{stream.port}", "--ca-file", CA_FILE,
+                            "--count", "2")
+                finally:
+                    stream.close()
+                self.assertEqual(r.returncode, 0, r.stderr)
+                self.assertEqual(stream.paths, ["/v1/stream"])
+                self.assertEqual(stream.received[0],
+                                 {"op": "subscribe", "channels": ["premium.BTC"]})
+                lines = r.stdout.splitlines()
+                self.assertEqual(len(lines), 3, r.stdout)  # header + 2 updates
+                self.assertRegex(lines[1], r"premium\.BTC\s+7\b")
+                self.assertRegex(lines[2], r"premium\.BTC\s+9\s+gap\+1")
+                self.assertIn(vol(PREMIUM_BTC["tenors"][0]["atm_iv"]), lines[1])
+                self.assertEqual(stream.close_codes, [1000])  # the WebSocket close went over TLS
+
+    def test_close_is_bounded_by_the_timeout_when_the_server_never_answers(self):
+        """A wss server that accepts the upgrade, sends one update and then neither answers the
+        close frame nor closes: watch --count 1 must still end within about --timeout."""
+        listener = socket.create_server(("127.0.0.1", 0))
+        self.addCleanup(listener.close)
+        port = listener.getsockname()[1]
+        tls = server_tls()
+        release = threading.Event()
+        self.addCleanup(release.set)
+
+        def serve():
+            raw, _ = listener.accept()
+            with tls.wrap_socket(raw, server_side=True) as conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(4096)
+                key = re.search(rb"(?i)sec-websocket-key:\s*(\S+)", request).group(1)
+                # RFC 6455 §4.2.2: base64(SHA-1(key + GUID)).
+                accept = base64.b64encode(hashlib.sha1(
+                    key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+                conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                             b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept
+                             + b"\r\n\r\n")
+                conn.recv(4096)  # the subscription
+                payload = frame("premium.BTC", 1, PREMIUM_BTC).encode()
+                conn.sendall(bytes([0x81, 126]) + len(payload).to_bytes(2, "big") + payload)
+                release.wait(20)  # the close frame stays unanswered
+
+        thread = threading.Thread(target=serve, daemon=True)
+        thread.start()
+        start = time.monotonic()
+        r = run("watch", "--url", f"wss://localhost:{port}", "--ca-file", CA_FILE, "--count", "1",
+                "--timeout", "1")
+        elapsed = time.monotonic() - start
+        release.set()
+        thread.join(10)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 2, r.stdout)
+        self.assertLess(elapsed, 6.0)
+
+    def test_https_url_for_watch_means_wss(self):
+        async def script(ws, server):
+            await server.recv_json(ws)
+            await ws.send(frame("premium.BTC", 1, PREMIUM_BTC))
+            try:
+                await ws.wait_closed()
+            except Exception:
+                pass
+
+        stream = Stream(script, tls=server_tls())
+        try:
+            r = run("watch", "--url", f"https://localhost:{stream.port}", "--ca-file", CA_FILE,
+                    "--count", "1")
+        finally:
+            stream.close()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(len(r.stdout.splitlines()), 2, r.stdout)
+
+    def test_without_ca_file_the_system_store_rejects_the_test_ca(self):
+        api, _ = self.serve_api()
+        r = run("get", "premium", "--underlying", "BTC", "--url", f"https://localhost:{api.port}")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"TLS handshake with localhost:{api.port} failed", r.stderr)
+        self.assertIn("certificate", r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(api.requests, [])
+
+        async def script(ws, server):
+            await server.recv_json(ws)
+
+        stream = Stream(script, tls=server_tls())
+        try:
+            r = run("watch", "--url", f"wss://127.0.0.1:{stream.port}", "--count", "1")
+        finally:
+            stream.close()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"TLS handshake with 127.0.0.1:{stream.port} failed", r.stderr)
+        self.assertIn("certificate", r.stderr)
+        self.assertEqual(stream.paths, [])
+
+    def test_certificate_for_another_host_fails_the_name_check(self):
+        api, _ = self.serve_api(cert="wronghost")
+        for host in ("localhost", "127.0.0.1"):
+            with self.subTest(host=host):
+                r = run("get", "premium", "--underlying", "BTC", "--url",
+                        f"https://{host}:{api.port}", "--ca-file", CA_FILE)
+                self.assertEqual(r.returncode, 1, r.stderr)
+                self.assertIn(f"TLS handshake with {host}:{api.port} failed", r.stderr)
+                self.assertIn(f"not issued for '{host}'", r.stderr)
+        self.assertEqual(api.requests, [])
+
+        async def script(ws, server):
+            await server.recv_json(ws)
+
+        stream = Stream(script, tls=server_tls("wronghost"))
+        try:
+            r = run("watch", "--url", f"wss://localhost:{stream.port}", "--ca-file", CA_FILE,
+                    "--count", "1")
+        finally:
+            stream.close()
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"TLS handshake with localhost:{stream.port} failed", r.stderr)
+        self.assertIn("not issued for 'localhost'", r.stderr)
+
+    def test_plain_text_server_fails_the_tls_handshake(self):
+        api = Api(self.ROUTES)
+        self.addCleanup(api.close)
+        r = run("get", "premium", "--underlying", "BTC", "--url", f"https://127.0.0.1:{api.port}",
+                "--ca-file", CA_FILE, "--timeout", "5")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(f"TLS handshake with 127.0.0.1:{api.port} failed", r.stderr)
+        self.assertIn("does not seem to speak TLS", r.stderr)
+
+    def test_https_default_port_is_443(self):
+        r = run("get", "premium", "--underlying", "BTC", "--url", "https://127.0.0.1",
+                "--ca-file", CA_FILE, "--timeout", "5")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("127.0.0.1:443", r.stderr)
+        r = run("watch", "--url", "wss://127.0.0.1/api", "--ca-file", CA_FILE, "--timeout", "5")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("127.0.0.1:443", r.stderr)
+
+    def test_ca_file_with_a_plain_url_is_a_usage_error(self):
+        for args in (["get", "premium", "--underlying", "BTC", "--url", "http://127.0.0.1:1"],
+                     ["watch", "--url", "ws://127.0.0.1:1", "--count", "1"],
+                     ["watch", "--url", "http://127.0.0.1:1"]):
+            with self.subTest(args=args):
+                r = run(*args, "--ca-file", CA_FILE)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("--ca-file applies to https:// and wss://", r.stderr)
+
+    def test_unusable_ca_file_is_named(self):
+        missing = str(TLS_DIR / "no-such-ca.pem")
+        not_pem = str(pathlib.Path(__file__).resolve())
+        for path, why in ((missing, "No such file or directory"), (not_pem, "no usable PEM")):
+            for args in (["get", "premium", "--underlying", "BTC", "--url", "https://127.0.0.1:1"],
+                         ["watch", "--url", "wss://127.0.0.1:1"]):
+                with self.subTest(path=path, command=args[0]):
+                    r = run(*args, "--ca-file", path)
+                    self.assertEqual(r.returncode, 2, r.stderr)
+                    self.assertIn(f"'{path}'", r.stderr)
+                    self.assertIn(why, r.stderr)
+                    self.assertNotIn("cannot connect", r.stderr)  # found before any I/O
+
+    def test_bad_scheme_lists_the_four_schemes(self):
+        for command in (["get", "premium", "--underlying", "BTC"], ["watch"]):
+            r = run(*command, "--url", "ftp://127.0.0.1")
+            self.assertEqual(r.returncode, 2, r.stderr)
+            for scheme in ("http://", "https://", "ws://", "wss://"):
+                self.assertIn(scheme, r.stderr)
+
+    def test_help_documents_tls(self):
+        for command in ("get", "watch"):
+            r = run(command, "--help")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("--ca-file PEM", r.stdout)
+            self.assertIn("https", r.stdout)
+            self.assertIn("wss", r.stdout)
 
 
 if __name__ == "__main__":

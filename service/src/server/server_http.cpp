@@ -299,7 +299,8 @@ void start_connection(const std::shared_ptr<server_state>& st, Stream& stream,
     stream.async_handshake(asio::ssl::stream_base::server,
                            [st, &stream, next = std::move(next)](beast::error_code ec) mutable {
                              if (ec) {
-                               st->m.tls_handshake_failures->inc();
+                               // Not counted when our own stop closed the connection.
+                               if (!st->stopped) st->m.tls_handshake_failures->inc();
                                beast::error_code ignored;
                                beast::get_lowest_layer(stream).socket().close(ignored);
                                return;

@@ -219,12 +219,7 @@ class venue {
  public:
   venue(asio::io_context& ioc, const replay::recording& rec, const tick_source& src,
         std::size_t index_every)
-      : ioc_(ioc),
-        rec_(rec),
-        src_(src),
-        index_every_(index_every),
-        acceptor_(ioc),
-        start_(steady::now()) {}
+      : rec_(rec), src_(src), index_every_(index_every), acceptor_(ioc), start_(steady::now()) {}
 
   std::uint16_t start() {
     const tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
@@ -255,7 +250,6 @@ class venue {
  private:
   void do_accept();
 
-  asio::io_context& ioc_;
   const replay::recording& rec_;
   const tick_source& src_;
   std::size_t index_every_;

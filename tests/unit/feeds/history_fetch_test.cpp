@@ -261,9 +261,11 @@ TEST(history_fetch, malformed_results_are_errors) {
   };
   for (const auto& [result, expected] : cases) {
     SCOPED_TRACE(result);
-    scripted_server server([&](const json& request) -> std::vector<std::string> {
-      return {response_frame(request, json::parse(result))};
-    });
+    // An init-capture: clang 14 cannot capture a structured binding.
+    scripted_server server(
+        [body = std::string(result)](const json& request) -> std::vector<std::string> {
+          return {response_frame(request, json::parse(body))};
+        });
     history_request r;
     r.url = server.url();
     r.instrument = "BTC-PERPETUAL";

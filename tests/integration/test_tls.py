@@ -18,12 +18,10 @@ import ssl
 import tempfile
 import time
 import unittest
-import urllib.error
-import urllib.request
 
 import websockets
 
-from test_vrpd import start_json_line, stop, write_config
+from test_vrpd import http, start_json_line, stop, write_config
 
 VRPD = os.environ["VRPD"]
 REPLAYD = os.environ["VRP_REPLAYD"]
@@ -40,14 +38,8 @@ def client_context():
 
 
 def https(port, path, token=None):
-    req = urllib.request.Request(f"https://localhost:{port}{path}")
-    if token:
-        req.add_header("Authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(req, timeout=10, context=client_context()) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
+    status, _, body = http(f"localhost:{port}", path, token, client_context())
+    return status, body
 
 
 class VrpdOverTls(unittest.TestCase):

@@ -76,12 +76,14 @@ heartbeat_s = 1
     return config
 
 
-def http(address, path, token=None):
-    req = urllib.request.Request(f"http://{address}{path}")
+def http(address, path, token=None, context=None):
+    """GET of `path`: (status, content type, body); HTTPS when an ssl `context` is given."""
+    scheme = "https" if context else "http"
+    req = urllib.request.Request(f"{scheme}://{address}{path}")
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(req, timeout=10) as r:
+        with urllib.request.urlopen(req, timeout=10, context=context) as r:
             return r.status, r.headers.get("Content-Type", ""), r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("Content-Type", ""), e.read().decode()

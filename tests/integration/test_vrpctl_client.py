@@ -242,6 +242,18 @@ def run(*args, timeout=30):
     return r
 
 
+def watch(script, *args, tls=None, url=None):
+    """`vrpctl watch --url URL ARGS...` against a Stream playing `script` (over TLS with the ssl
+    context `tls`); URL is url(stream) when given, else the stream's own. Returns (result, stream),
+    the stream closed."""
+    stream = Stream(script, tls=tls)
+    try:
+        r = run("watch", "--url", url(stream) if url else stream.url, *args)
+    finally:
+        stream.close()
+    return r, stream
+
+
 class GetTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -392,12 +404,7 @@ class WatchTest(unittest.TestCase):
             except Exception:
                 pass
 
-        stream = Stream(script)
-        try:
-            r = run("watch", "--url", stream.url, "--channels", "premium.BTC,premium.ETH",
-                    "--count", "4")
-        finally:
-            stream.close()
+        r, stream = watch(script, "--channels", "premium.BTC,premium.ETH", "--count", "4")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(stream.paths, ["/v1/stream"])
         self.assertEqual(stream.received[0], {"op": "subscribe",
@@ -459,11 +466,7 @@ class WatchTest(unittest.TestCase):
             except Exception:
                 pass
 
-        stream = Stream(script)
-        try:
-            r = run("watch", "--url", stream.url, "--channels", "premium.XRP", "--count", "1")
-        finally:
-            stream.close()
+        r, _ = watch(script, "--channels", "premium.XRP", "--count", "1")
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("unknown channel 'premium.XRP'", r.stderr)
 
@@ -473,11 +476,7 @@ class WatchTest(unittest.TestCase):
             await ws.send(frame("premium.BTC", 1, PREMIUM_BTC))
             await ws.close()
 
-        stream = Stream(script)
-        try:
-            r = run("watch", "--url", stream.url, "--count", "3")
-        finally:
-            stream.close()
+        r, _ = watch(script, "--count", "3")
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("connection lost", r.stderr)
         self.assertEqual(len(r.stdout.splitlines()), 2, r.stdout)  # header + the one update
@@ -540,12 +539,8 @@ class TlsTest(unittest.TestCase):
 
         for host in ("localhost", "127.0.0.1"):
             with self.subTest(host=host):
-                stream = Stream(script, tls=server_tls())
-                try:
-                    r = run("watch", "--url", f"wss://{host}:{stream.port}", "--ca-file", CA_FILE,
-                            "--count", "2")
-                finally:
-                    stream.close()
+                r, stream = watch(script, "--ca-file", CA_FILE, "--count", "2",
+                                      tls=server_tls(), url=lambda s: f"wss://{host}:{s.port}")
                 self.assertEqual(r.returncode, 0, r.stderr)
                 self.assertEqual(stream.paths, ["/v1/stream"])
                 self.assertEqual(stream.received[0],
@@ -606,12 +601,8 @@ class TlsTest(unittest.TestCase):
             except Exception:
                 pass
 
-        stream = Stream(script, tls=server_tls())
-        try:
-            r = run("watch", "--url", f"https://localhost:{stream.port}", "--ca-file", CA_FILE,
-                    "--count", "1")
-        finally:
-            stream.close()
+        r, _ = watch(script, "--ca-file", CA_FILE, "--count", "1",
+                              tls=server_tls(), url=lambda s: f"https://localhost:{s.port}")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(r.stdout.splitlines()), 2, r.stdout)
 
@@ -627,11 +618,8 @@ class TlsTest(unittest.TestCase):
         async def script(ws, server):
             await server.recv_json(ws)
 
-        stream = Stream(script, tls=server_tls())
-        try:
-            r = run("watch", "--url", f"wss://127.0.0.1:{stream.port}", "--count", "1")
-        finally:
-            stream.close()
+        r, stream = watch(script, "--count", "1",
+                              tls=server_tls(), url=lambda s: f"wss://127.0.0.1:{s.port}")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"TLS handshake with 127.0.0.1:{stream.port} failed", r.stderr)
         self.assertIn("certificate", r.stderr)
@@ -651,12 +639,9 @@ class TlsTest(unittest.TestCase):
         async def script(ws, server):
             await server.recv_json(ws)
 
-        stream = Stream(script, tls=server_tls("wronghost"))
-        try:
-            r = run("watch", "--url", f"wss://localhost:{stream.port}", "--ca-file", CA_FILE,
-                    "--count", "1")
-        finally:
-            stream.close()
+        r, stream = watch(script, "--ca-file", CA_FILE, "--count", "1",
+                              tls=server_tls("wronghost"),
+                              url=lambda s: f"wss://localhost:{s.port}")
         self.assertEqual(r.returncode, 1, r.stderr)
         self.assertIn(f"TLS handshake with localhost:{stream.port} failed", r.stderr)
         self.assertIn("not issued for 'localhost'", r.stderr)

@@ -602,7 +602,7 @@ class TlsTest(unittest.TestCase):
                 pass
 
         r, _ = watch(script, "--ca-file", CA_FILE, "--count", "1",
-                              tls=server_tls(), url=lambda s: f"https://localhost:{s.port}")
+                         tls=server_tls(), url=lambda s: f"https://localhost:{s.port}")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(len(r.stdout.splitlines()), 2, r.stdout)
 

@@ -948,9 +948,9 @@ struct engine::impl {
                      std::isfinite(row.rv_forecast) && std::isfinite(row.premium_vol) &&
                      std::isfinite(row.premium_var) && std::isfinite(row.rr25) &&
                      std::isfinite(row.bf25);
-      for (const bucket_cell& c : row.buckets)
-        numbers = numbers && std::isfinite(c.iv) && std::isfinite(c.premium_vol) &&
-                  std::isfinite(c.strike) && std::isfinite(c.width_vol);
+      for (const bucket_cell& cell : row.buckets)
+        numbers = numbers && std::isfinite(cell.iv) && std::isfinite(cell.premium_vol) &&
+                  std::isfinite(cell.strike) && std::isfinite(cell.width_vol);
       row.available = row.reason.empty() && numbers;
       if (row.reason.empty() && !numbers) row.reason = reason_surface_error;
       if (u.stale) {  // no number from data that stopped

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <vector>
 
@@ -92,10 +94,60 @@ bool feasible(const inner_qp& q, const std::array<double, 3>& x, double tol) {
   return true;
 }
 
-// Returns an admissible x (always feasible, even if the iteration cap is hit).
+// The constraint sets a KKT point can have active: the 6 singles, 15 pairs and 20 triples of the
+// 6 constraints (bit i = constraint i), smallest first.
+constexpr std::array<std::uint8_t, 41> active_sets = [] {
+  std::array<std::uint8_t, 41> sets{};
+  int n = 0;
+  for (int size = 1; size <= 3; ++size) {
+    for (int mask = 1; mask < (1 << n_cons); ++mask) {
+      if (std::popcount(static_cast<unsigned>(mask)) == size) {
+        sets[static_cast<std::size_t>(n++)] = static_cast<std::uint8_t>(mask);
+      }
+    }
+  }
+  return sets;
+}();
+
+// The minimiser of Q with the constraints of `mask` held as equalities, if it is the minimiser
+// of the whole problem: H x - A_S' mu = g and A_S x = lo_S solved together, then x feasible and
+// mu >= 0 (sufficient for a convex QP, Nocedal & Wright 2006, Thm. 16.4).
+bool kkt_optimal(const inner_qp& q, unsigned mask, double tol_x, double tol_mu,
+                 std::array<double, 3>& x) {
+  std::array<int, 3> set{};
+  int n_set = 0;
+  for (int i = 0; i < n_cons; ++i) {
+    if ((mask >> i) & 1U) set[static_cast<std::size_t>(n_set++)] = i;
+  }
+  const int n = 3 + n_set;
+  std::array<std::array<double, 7>, 6> m{};
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) m[r][c] = q.h[r][c];
+    for (int j = 0; j < n_set; ++j) m[r][3 + j] = -q.a[set[j]][r];
+    m[r][n] = q.g[r];
+  }
+  for (int j = 0; j < n_set; ++j) {
+    for (int c = 0; c < 3; ++c) m[3 + j][c] = q.a[set[j]][c];
+    m[3 + j][n] = q.lo[set[j]];
+  }
+  std::array<double, 6> sol{};
+  if (!solve_small(m, n, sol)) return false;
+  for (int j = 0; j < n_set; ++j) {
+    if (sol[3 + j] < -tol_mu) return false;
+  }
+  const std::array<double, 3> cand{sol[0], sol[1], sol[2]};
+  if (!feasible(q, cand, tol_x)) return false;
+  x = cand;
+  return true;
+}
+
+// Returns an admissible x (feasible up to rounding). The unconstrained minimiser is tried first
+// (on good data it is usually feasible), then the active set of the previous call (`hint`: the
+// outer search moves in small steps, so it is usually still right), then every other set. The
+// primal active-set iteration (Nocedal & Wright 2006, Alg. 16.3) is the fallback if rounding
+// defeats all of them. `hint` is updated to the set of the result (0: none active).
 std::array<double, 3> solve_inner(const inner_qp& q, const std::array<double, 3>& x_start,
-                                  double scale) {
-  // Unconstrained minimiser first: on good data it is usually feasible.
+                                  double scale, unsigned& hint) {
   {
     std::array<std::array<double, 7>, 6> m{};
     for (int r = 0; r < 3; ++r) {
@@ -105,10 +157,24 @@ std::array<double, 3> solve_inner(const inner_qp& q, const std::array<double, 3>
     std::array<double, 6> sol{};
     if (solve_small(m, 3, sol)) {
       const std::array<double, 3> x{sol[0], sol[1], sol[2]};
-      if (feasible(q, x, 0.0)) return x;
+      if (feasible(q, x, 0.0)) {
+        hint = 0;
+        return x;
+      }
     }
   }
-  std::array<double, 3> x = x_start;
+  const double tol_x = 1e-12 * scale;
+  const double tol_mu = 1e-12 * std::max({std::abs(q.g[0]), std::abs(q.g[1]), std::abs(q.g[2])});
+  std::array<double, 3> x{};
+  if (hint != 0 && kkt_optimal(q, hint, tol_x, tol_mu, x)) return x;
+  for (const std::uint8_t mask : active_sets) {
+    if (mask != hint && kkt_optimal(q, mask, tol_x, tol_mu, x)) {
+      hint = mask;
+      return x;
+    }
+  }
+  hint = 0;
+  x = x_start;
   std::array<int, 3> work{};
   int n_work = 0;
   for (int iter = 0; iter < 40; ++iter) {
@@ -176,6 +242,7 @@ struct fit_data {
   double w_mean = 0;
   double s0 = 0;  // sum omega w^2: cost of the zero model, the scale of the objective
   double m_lo = 0, m_hi = 0, log_sigma_lo = 0, log_sigma_hi = 0;
+  mutable unsigned active_hint = 0;  // scratch: the inner QP's last active set (solve_inner)
 };
 
 struct inner_eval {
@@ -211,7 +278,7 @@ inner_eval evaluate_inner(const fit_data& fd, double m, double sigma) {
   set_constraints(q, sigma);
   const std::array<double, 3> start{std::max(fd.w_mean, 0.0), 0.0, sigma};
   const double scale = std::max({fd.w_mean, sigma, 1e-12});
-  const std::array<double, 3> x = solve_inner(q, start, scale);
+  const std::array<double, 3> x = solve_inner(q, start, scale, fd.active_hint);
   inner_eval out;
   out.a = x[0];
   out.d = x[1];
@@ -650,7 +717,9 @@ svi_fit_result svi_fit(double t_years, double forward, std::span<const double> s
   }
   fit_data fd2;
   if (!prepare(fa, m, t_years, fd2)) return out;
-  svi_fit_result second = fit_impl(t_years, fd2, nullptr, fa.iv, fa.vw);
+  // From the caller's warm start (the last accepted fit, made on clean data), else cold: never
+  // from the first fit, which the outliers pulled.
+  svi_fit_result second = fit_impl(t_years, fd2, warm_start, fa.iv, fa.vw);
   if (second.code != status::ok && second.code != status::no_convergence) return out;
   second.points_rejected = n - m;
   second.iterations += out.iterations;

@@ -97,6 +97,51 @@ TEST(svi, warm_fit_recovers_parameters_from_a_nearby_start) {
   }
 }
 
+// Exact data from parameters on the boundary of the constraint set: the inner least-squares
+// problem's minimiser then sits on (or, by rounding, just outside) a face, so the fit has to solve
+// it with that constraint active and still reach the generating parameters. Lee's bound
+// b (1 + |rho|) = 4 in the first case, a + b sigma (1 - |rho|) = 0 (the linear sufficient
+// condition for w >= 0) in the second, both at once in the third.
+TEST(svi, fit_recovers_parameters_on_the_constraint_boundary) {
+  const double b_lee = 4.0 / 1.5;
+  const recovery_case cases[] = {
+      {{0.01, b_lee, -0.5, 0.02, 0.1}, 0.5},
+      {{-0.5 * 0.2 * 0.6, 0.5, -0.4, 0.0, 0.2}, 0.25},
+      {{-b_lee * 0.1 * 0.5, b_lee, 0.5, -0.05, 0.1}, 1.0},
+  };
+  for (const auto& c : cases) {
+    const auto s = make_slice(c.p, c.t, 100.0, -0.6, 0.5, 40);
+    for (const svi_params* warm : {static_cast<const svi_params*>(nullptr), &c.p}) {
+      const svi_fit_result r = svi_fit(c.t, 100.0, s.strikes, s.ivs, {}, warm);
+      ASSERT_EQ(r.code, status::ok) << to_string(r.code);
+      EXPECT_LT(r.rmse_vol, 1e-6);
+      EXPECT_NEAR(r.params.b, c.p.b, 1e-4 * c.p.b);
+      EXPECT_NEAR(r.params.rho, c.p.rho, 1e-4);
+      EXPECT_NEAR(r.params.m, c.p.m, 1e-4);
+      EXPECT_NEAR(r.params.sigma, c.p.sigma, 1e-4 * c.p.sigma);
+      EXPECT_NEAR(r.params.a, c.p.a, 1e-4 * c.p.b * c.p.sigma);
+    }
+  }
+}
+
+// Data steeper than Lee's moment bound allows (b (1 + |rho|) = 4.8): the fit is the best smile
+// inside the constraint set, which presses against the bound, never beyond it.
+TEST(svi, fit_of_data_beyond_lees_bound_stays_within_it) {
+  const svi_params p{0.01, 3.2, -0.5, 0.02, 0.1};
+  const double t = 0.5;
+  const auto s = make_slice(p, t, 100.0, -0.6, 0.5, 40);
+  const svi_fit_result r = svi_fit(t, 100.0, s.strikes, s.ivs);
+  ASSERT_EQ(r.code, status::ok) << to_string(r.code);
+  ASSERT_TRUE(svi_is_admissible(r.params));
+  const double lee = r.params.b * (1.0 + std::abs(r.params.rho));
+  EXPECT_LE(lee, 4.0 * (1.0 + 1e-9));
+  EXPECT_GT(lee, 3.9);
+  EXPECT_GE(r.params.a + r.params.b * r.params.sigma * (1.0 - std::abs(r.params.rho)), -1e-12);
+  // The data cannot be matched exactly inside the bound, but closely.
+  EXPECT_GT(r.rmse_vol, 1e-6);
+  EXPECT_LT(r.rmse_vol, 0.05);
+}
+
 TEST(svi, fit_handles_more_points_than_the_stack_buffer) {
   const recovery_case c = recovery_cases[0];
   const auto s = make_slice(c.p, c.t, 100.0, -0.8, 0.7, svi_fit_max_points + 100);
@@ -143,6 +188,27 @@ TEST(svi, fit_with_outlier_rejection_drops_a_placeholder_mark) {
   // Clean data: nothing is rejected.
   const auto clean = make_slice(c.p, c.t, 100.0, -0.8, 0.7, 30);
   EXPECT_EQ(svi_fit(c.t, 100.0, clean.strikes, clean.ivs, {}, nullptr, opt).points_rejected, 0);
+}
+
+// The refit after a rejection starts from the caller's warm start (the last clean fit), not from
+// the first fit that the outlier pulled: it still reaches the generating smile.
+TEST(svi, fit_with_outlier_rejection_from_a_warm_start) {
+  for (const auto& c : recovery_cases) {
+    const double span = 6.0 * std::sqrt(c.p.a + c.p.b * c.p.sigma + 0.01 * c.t);
+    auto s = make_slice(c.p, c.t, 100.0, -span, 0.8 * span, 30);
+    s.ivs[14] += 0.30;
+    svi_params start = c.p;
+    start.m += 0.1 * c.p.sigma;
+    start.sigma *= 1.2;
+    svi_fit_options opt;
+    opt.reject_outliers = true;
+    const svi_fit_result r = svi_fit(c.t, 100.0, s.strikes, s.ivs, {}, &start, opt);
+    ASSERT_EQ(r.code, status::ok);
+    EXPECT_EQ(r.points_rejected, 1);
+    EXPECT_LT(r.rmse_vol, 1e-6);
+    EXPECT_NEAR(r.params.b, c.p.b, 1e-4 * c.p.b);
+    EXPECT_NEAR(r.params.rho, c.p.rho, 1e-4);
+  }
 }
 
 TEST(svi, fit_reports_insufficient_data_for_few_strikes_or_one_side) {

@@ -74,8 +74,10 @@ svi_fit_result svi_fit(double t_years, double forward, std::span<const double> s
 
 // Venue marks contain placeholders (e.g. Binance writes 0.775 for strikes it cannot mark). With
 // reject_outliers, points whose error after a first fit exceeds max(outlier_vol, 5 x the median
-// absolute error) are dropped once and the slice is refitted cold, unless that would drop more
-// than a third of the points or leave too few strikes (then the first fit is returned).
+// absolute error) are dropped once and the slice is refitted (from warm_start if given, which
+// should be the last fit accepted on clean data, else cold; never from the first fit, which the
+// outliers pulled), unless that would drop more than a third of the points or leave too few
+// strikes (then the first fit is returned).
 struct svi_fit_options {
   bool reject_outliers = false;
   double outlier_vol = 0.05;  // decimal vol

@@ -661,7 +661,7 @@ void read_engine(const table_reader& root, engine_section& e) {
       root.at(), root.table("engine"), "engine",
       {"underlyings", "tenors_days", "buckets", "fit_on", "refit_interval_ms", "stale_quote_s",
        "data_timeout_s", "min_expiry_hours", "min_quotes_per_expiry", "max_refits_per_publish",
-       "reject_outliers", "ring_capacity", "thread", "wait", "spin_us"});
+       "reject_outliers", "max_extrapolation_ratio", "ring_capacity", "thread", "wait", "spin_us"});
   e.underlyings = read_codes(r, "underlyings", e.underlyings, "underlyings such as \"BTC\"");
 
   if (const toml::array* arr = r.array("tenors_days")) {
@@ -727,6 +727,8 @@ void read_engine(const table_reader& root, engine_section& e) {
   e.max_refits_per_publish = static_cast<int>(
       r.integer("max_refits_per_publish", 1, 1, 64, "smile fits per published batch, 1..64"));
   e.reject_outliers = r.boolean("reject_outliers", true);
+  e.max_extrapolation_ratio = r.number("max_extrapolation_ratio", 2.0, 1.0, 1'000.0,
+                                       "a factor between 1 and 1000 (a number)");
   if (const toml::node* n = r.find("ring_capacity")) {
     const std::int64_t v = r.integer("ring_capacity", 65'536, 1'024, 16'777'216,
                                      "a power of two between 1024 and 16777216");

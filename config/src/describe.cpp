@@ -218,6 +218,7 @@ std::string describe(const config& c) {
   w.add("engine.min_quotes_per_expiry", e.min_quotes_per_expiry);
   w.add("engine.max_refits_per_publish", e.max_refits_per_publish);
   w.add_bool("engine.reject_outliers", e.reject_outliers);
+  w.add("engine.max_extrapolation_ratio", e.max_extrapolation_ratio);
   w.add("engine.ring_capacity", e.ring_capacity);
   w.add("engine.thread", to_string(e.thread));
   w.add("engine.wait", to_string(e.wait));

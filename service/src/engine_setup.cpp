@@ -17,6 +17,7 @@ engine::engine_config make_engine_config(const config::config& c) {
   e.min_quotes_per_expiry = c.engine.min_quotes_per_expiry;
   e.max_refits_per_publish = c.engine.max_refits_per_publish;
   e.reject_outliers = c.engine.reject_outliers;
+  e.max_extrapolation_ratio = c.engine.max_extrapolation_ratio;
 
   auto& f = e.forecast;
   f.bar_ns = std::chrono::nanoseconds(c.forecast.bar).count();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <utility>
 
@@ -95,6 +96,7 @@ constexpr std::string_view reason_surface_error = "surface_error";
 constexpr std::string_view reason_no_index = "no_index";
 constexpr std::string_view reason_no_forecast = "no_forecast";
 constexpr std::string_view reason_no_mfiv = "no_mfiv";
+constexpr std::string_view reason_too_far = "too_far_from_expiries";
 
 }  // namespace
 
@@ -138,6 +140,8 @@ struct engine::impl {
       throw std::invalid_argument("engine: min_quotes_per_expiry must be at least 5 (SVI)");
     if (config.max_refits_per_publish < 1)
       throw std::invalid_argument("engine: max_refits_per_publish must be at least 1");
+    if (!(config.max_extrapolation_ratio >= 1.0) || !std::isfinite(config.max_extrapolation_ratio))
+      throw std::invalid_argument("engine: max_extrapolation_ratio must be a number >= 1");
     for (const auto& name : config.underlyings) {
       auto u = std::make_unique<underlying_state>();
       for (char ch : name) u->name += upper(ch);
@@ -884,6 +888,15 @@ struct engine::impl {
     quant::vol_surface surface;
     const bool have_slices = !slices_scratch.empty();
     const bool surface_ok = have_slices && surface.build(slices_scratch) == quant::status::ok;
+    // The fitted expiries' time range, widened by the extrapolation limit.
+    double t_near = std::numeric_limits<double>::infinity();
+    double t_far = 0.0;
+    for (const auto& sl : slices_scratch) {
+      t_near = std::min(t_near, sl.t_years);
+      t_far = std::max(t_far, sl.t_years);
+    }
+    t_near /= config.max_extrapolation_ratio;
+    t_far *= config.max_extrapolation_ratio;
     const bool forecast_ready = u.fc->ready();
     const bool have_index = positive(u.index_price);
     if (u.tenor_rows.size() != config.tenor_days.size()) {
@@ -935,6 +948,8 @@ struct engine::impl {
         row.reason = reason_no_surface;
       else if (!surface_ok)
         row.reason = reason_surface_error;
+      else if (t < t_near || t > t_far)
+        row.reason = reason_too_far;
       else if (!have_index)
         row.reason = reason_no_index;
       else if (!forecast_ready)
@@ -953,11 +968,14 @@ struct engine::impl {
                   std::isfinite(cell.strike) && std::isfinite(cell.width_vol);
       row.available = row.reason.empty() && numbers;
       if (row.reason.empty() && !numbers) row.reason = reason_surface_error;
-      if (u.stale) {  // no number from data that stopped
+      if (u.stale || row.reason == reason_too_far) {
+        // No number from data that stopped, nor from a smile too far away to say anything.
         tenor_row blank;
         blank.days = row.days;
         blank.t_years = row.t_years;
-        blank.reason = reason_stale_data;
+        blank.reason = row.reason;
+        blank.extrapolated = row.reason == reason_too_far;
+        if (!u.stale) blank.rv_forecast = row.rv_forecast;  // the forecast does not need a smile
         row = blank;
       }
       out.tenors.push_back(row);

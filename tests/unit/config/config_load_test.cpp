@@ -57,6 +57,7 @@ TEST(config_defaults, empty_document_gives_every_documented_default) {
   EXPECT_EQ(c.engine.min_quotes_per_expiry, 5);
   EXPECT_EQ(c.engine.max_refits_per_publish, 1);
   EXPECT_TRUE(c.engine.reject_outliers);
+  EXPECT_EQ(c.engine.max_extrapolation_ratio, 2.0);
   EXPECT_EQ(c.engine.ring_capacity, 65536u);
   EXPECT_EQ(c.engine.wait, wait_strategy::park);
   EXPECT_EQ(c.engine.spin_us, 50us);
@@ -139,7 +140,7 @@ TEST(config_files, example_file_documents_every_key_with_a_comment) {
     }
     block.clear();
   }
-  EXPECT_EQ(keys, 2 + 16 + 15 + 10 + 12);  // service, api, engine, forecast, venues.deribit
+  EXPECT_EQ(keys, 2 + 16 + 16 + 10 + 12);  // service, api, engine, forecast, venues.deribit
 }
 
 TEST(config_files, demo_file_points_at_the_loopback_replay) {

@@ -260,6 +260,23 @@ TEST(config_validation, engine_scalar_rules) {
                {"microseconds between 0 and 10000"});
   expect_error("[engine]\nstale_quote_s = 0\n", "engine.stale_quote_s",
                {"seconds between 1 and 86400"});
+  expect_error("[engine]\nmax_extrapolation_ratio = 0.5\n", "engine.max_extrapolation_ratio",
+               {"0.5 is not allowed (a factor between 1 and 1000"});
+  expect_error("[engine]\nmax_extrapolation_ratio = 1001\n", "engine.max_extrapolation_ratio",
+               {"1001 is not allowed"});
+  expect_error("[engine]\nmax_extrapolation_ratio = nan\n", "engine.max_extrapolation_ratio",
+               {"nan is not allowed"});
+  expect_error("[engine]\nmax_extrapolation_ratio = \"2\"\n", "engine.max_extrapolation_ratio",
+               {"a number"});
+}
+
+TEST(config_validation, max_extrapolation_ratio_accepts_integers_and_fractions) {
+  EXPECT_EQ(
+      load_config_string("[engine]\nmax_extrapolation_ratio = 1\n").engine.max_extrapolation_ratio,
+      1.0);
+  EXPECT_EQ(load_config_string("[engine]\nmax_extrapolation_ratio = 3.5\n")
+                .engine.max_extrapolation_ratio,
+            3.5);
 }
 
 TEST(config_validation, min_expiry_hours_accepts_integers_and_fractions) {

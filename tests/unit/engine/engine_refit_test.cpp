@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <stdexcept>
 #include <vector>
 
 #include "bybit_bars.hpp"
@@ -228,6 +229,60 @@ TEST(engine_refit, premium_identities_hold_exactly_in_every_available_row) {
       EXPECT_LT(cell.width_vol, 0.2) << row.days;
     }
   }
+}
+
+// Fitted expiries at 5 and 20 days: with the default factor 2 the tenors between 2.5 and 40 days
+// are published (beyond 20 days flagged extrapolated), the 1- and 60-day tenors are unavailable
+// and carry no smile numbers, only the forecast. A factor of 15 publishes them all, flagged.
+TEST(engine_refit, tenors_too_far_from_the_fitted_expiries_are_unavailable) {
+  for (const double ratio : {2.0, 15.0}) {
+    SCOPED_TRACE(ratio);
+    chain ch;
+    std::vector<core::instrument_id> ids;
+    for (int days : {5, 20}) {
+      auto more = add_expiry(ch, "BTC", expiry_after(days), btc_forward, 16);
+      ids.insert(ids.end(), more.begin(), more.end());
+    }
+    const auto idx = ch.index("btc_usd", "btc");
+    engine::engine_config cfg = small_config();
+    cfg.tenor_days = {1, 7, 30, 60};
+    cfg.max_extrapolation_ratio = ratio;
+    engine::engine eng(cfg, ch.table);
+    ASSERT_EQ(eng.warm_up("BTC", bybit_history("BTCUSDT", 2'500)), quant::status::ok);
+    eng.on_event(core::index_tick{t0_ns, t0_ns, idx, 99'500});
+    for (auto id : ids) eng.on_event(smile_quote(ch.table, id, t0_ns, btc_forward));
+    const auto snap = eng.flush();
+    ASSERT_NE(snap, nullptr);
+    const auto& rows = snap->find("BTC")->tenors;
+    ASSERT_EQ(rows.size(), 4u);
+    for (const auto& row : rows) {
+      SCOPED_TRACE(row.days);
+      const bool inside = row.days == 7 || row.days == 30 || ratio > 2.0;
+      EXPECT_EQ(row.available, inside) << row.reason;
+      EXPECT_EQ(row.extrapolated, row.days != 7);
+      EXPECT_GT(row.rv_forecast, 0.0);
+      if (inside) {
+        EXPECT_EQ(row.reason, "");
+        EXPECT_TRUE(std::isfinite(row.atm_iv));
+      } else {
+        EXPECT_EQ(row.reason, "too_far_from_expiries");
+        EXPECT_TRUE(std::isnan(row.atm_iv));
+        EXPECT_TRUE(std::isnan(row.mfiv));
+        EXPECT_TRUE(std::isnan(row.rr25));
+        EXPECT_TRUE(std::isnan(row.premium_vol));
+        for (const auto& cell : row.buckets) EXPECT_TRUE(std::isnan(cell.iv));
+      }
+    }
+  }
+}
+
+TEST(engine_refit, extrapolation_ratio_below_one_is_refused) {
+  chain ch;
+  engine::engine_config cfg = small_config();
+  cfg.max_extrapolation_ratio = 0.5;
+  EXPECT_THROW(engine::engine(cfg, ch.table), std::invalid_argument);
+  cfg.max_extrapolation_ratio = std::nan("");
+  EXPECT_THROW(engine::engine(cfg, ch.table), std::invalid_argument);
 }
 
 }  // namespace

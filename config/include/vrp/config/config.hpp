@@ -93,6 +93,9 @@ struct engine_section {
   int min_quotes_per_expiry = 5;
   int max_refits_per_publish = 1;  // smile fits per published batch (latency bound)
   bool reject_outliers = true;
+  // A tenor further outside the fitted expiries than this factor is unavailable
+  // ("too_far_from_expiries") instead of extrapolated.
+  double max_extrapolation_ratio = 2.0;
   std::size_t ring_capacity = 65'536;  // a power of two
   // "io": the engine runs on the feed I/O thread at the end of each burst of frames; "own": on
   // its own thread, woken through the ring (wait, spin_us).

@@ -23,7 +23,7 @@
 // - Bucket width_vol: ask IV - bid IV of the quote nearest the bucket's strike (log distance,
 //   the out-of-the-money side on a tie) in the fitted expiry nearest the tenor.
 // - Tenor mfiv: total model-free variance linear in time between the bracketing expiries, flat
-//   vol outside (extrapolated = true).
+//   vol outside (extrapolated = true), up to max_extrapolation_ratio beyond the fitted expiries.
 
 #include <cstdint>
 #include <memory>
@@ -57,6 +57,11 @@ struct engine_config {
   // tenors are published as unavailable until data comes back. 0 disables the check.
   std::int64_t data_timeout_ns = 60'000'000'000;
   bool reject_outliers = true;  // SVI outlier pass (svi_fit_options)
+  // A tenor further outside the fitted expiries than this factor (t > ratio x the last fitted
+  // expiry's time, or t < the first's / ratio) is unavailable ("too_far_from_expiries") rather
+  // than extrapolated from a smile that far away (e.g. a 90-day tenor from a 2-day smile while a
+  // chain is still arriving). Within the factor it is published with extrapolated = true.
+  double max_extrapolation_ratio = 2.0;
   // Smile fits per publish() (flush() has no limit): the due expiries fitted longest ago go
   // first and the rest wait for the next batch, so no batch pays for a burst of fits (this bounds
   // the tick-to-publish latency; a count, not a time budget, keeps the engine deterministic).

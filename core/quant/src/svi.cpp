@@ -94,6 +94,25 @@ bool feasible(const inner_qp& q, const std::array<double, 3>& x, double tol) {
   return true;
 }
 
+// The KKT system of Q with the constraints set[0..n_set) held as equalities,
+// [H -A_S'; A_S 0] [x; mu] = [top; lo_S] (bottom 0 instead of lo_S for a `step` from a point on
+// them). False when it is singular.
+bool solve_kkt(const inner_qp& q, const int* set, int n_set, const std::array<double, 3>& top,
+               bool step, std::array<double, 6>& sol) {
+  const int n = 3 + n_set;
+  std::array<std::array<double, 7>, 6> m{};
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) m[r][c] = q.h[r][c];
+    for (int j = 0; j < n_set; ++j) m[r][3 + j] = -q.a[set[j]][r];
+    m[r][n] = top[r];
+  }
+  for (int j = 0; j < n_set; ++j) {
+    for (int c = 0; c < 3; ++c) m[3 + j][c] = q.a[set[j]][c];
+    m[3 + j][n] = step ? 0.0 : q.lo[set[j]];
+  }
+  return solve_small(m, n, sol);
+}
+
 // The constraint sets a KKT point can have active: the 6 singles, 15 pairs and 20 triples of the
 // 6 constraints (bit i = constraint i), smallest first.
 constexpr std::array<std::uint8_t, 41> active_sets = [] {
@@ -119,19 +138,8 @@ bool kkt_optimal(const inner_qp& q, unsigned mask, double tol_x, double tol_mu,
   for (int i = 0; i < n_cons; ++i) {
     if ((mask >> i) & 1U) set[static_cast<std::size_t>(n_set++)] = i;
   }
-  const int n = 3 + n_set;
-  std::array<std::array<double, 7>, 6> m{};
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) m[r][c] = q.h[r][c];
-    for (int j = 0; j < n_set; ++j) m[r][3 + j] = -q.a[set[j]][r];
-    m[r][n] = q.g[r];
-  }
-  for (int j = 0; j < n_set; ++j) {
-    for (int c = 0; c < 3; ++c) m[3 + j][c] = q.a[set[j]][c];
-    m[3 + j][n] = q.lo[set[j]];
-  }
   std::array<double, 6> sol{};
-  if (!solve_small(m, n, sol)) return false;
+  if (!solve_kkt(q, set.data(), n_set, q.g, false, sol)) return false;
   for (int j = 0; j < n_set; ++j) {
     if (sol[3 + j] < -tol_mu) return false;
   }
@@ -149,13 +157,8 @@ bool kkt_optimal(const inner_qp& q, unsigned mask, double tol_x, double tol_mu,
 std::array<double, 3> solve_inner(const inner_qp& q, const std::array<double, 3>& x_start,
                                   double scale, unsigned& hint) {
   {
-    std::array<std::array<double, 7>, 6> m{};
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) m[r][c] = q.h[r][c];
-      m[r][3] = q.g[r];
-    }
     std::array<double, 6> sol{};
-    if (solve_small(m, 3, sol)) {
+    if (solve_kkt(q, nullptr, 0, q.g, false, sol)) {
       const std::array<double, 3> x{sol[0], sol[1], sol[2]};
       if (feasible(q, x, 0.0)) {
         hint = 0;
@@ -178,19 +181,11 @@ std::array<double, 3> solve_inner(const inner_qp& q, const std::array<double, 3>
   std::array<int, 3> work{};
   int n_work = 0;
   for (int iter = 0; iter < 40; ++iter) {
-    // KKT system of the equality-constrained step: [H -A_W'; A_W 0] [p; mu] = [g - H x; 0].
-    const int n = 3 + n_work;
-    std::array<std::array<double, 7>, 6> m{};
-    for (int r = 0; r < 3; ++r) {
-      for (int c = 0; c < 3; ++c) m[r][c] = q.h[r][c];
-      m[r][n] = q.g[r] - dot3(q.h[r], x);
-      for (int j = 0; j < n_work; ++j) m[r][3 + j] = -q.a[work[j]][r];
-    }
-    for (int j = 0; j < n_work; ++j) {
-      for (int c = 0; c < 3; ++c) m[3 + j][c] = q.a[work[j]][c];
-    }
+    // The equality-constrained step: [H -A_W'; A_W 0] [p; mu] = [g - H x; 0].
+    const std::array<double, 3> top{q.g[0] - dot3(q.h[0], x), q.g[1] - dot3(q.h[1], x),
+                                    q.g[2] - dot3(q.h[2], x)};
     std::array<double, 6> sol{};
-    if (!solve_small(m, n, sol)) return x;
+    if (!solve_kkt(q, work.data(), n_work, top, true, sol)) return x;
     const std::array<double, 3> p{sol[0], sol[1], sol[2]};
     const double p_norm = std::max({std::abs(p[0]), std::abs(p[1]), std::abs(p[2])});
     if (p_norm <= 1e-14 * scale) {

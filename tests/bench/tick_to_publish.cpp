@@ -16,7 +16,8 @@
 //     produced it), and, as a second figure, - data.data_recv_ns (the newest frame of that
 //     underlying, which includes the smile-refit coalescing delay of engine.refit_interval_ms);
 //   - the floor: a bare Beast WebSocket echo on loopback with frames of the premium frame's size,
-//     one-way latency estimated as RTT/2;
+//     one-way latency estimated as RTT/2 (its client, like the subscribers, at SCHED_FIFO:
+//     --client-priority, see set_client_priority);
 //   - idle CPU of vrpd from /proc/<pid>/stat.
 // Prints a table and one JSON summary line (prefix "SUMMARY ").
 

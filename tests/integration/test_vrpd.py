@@ -158,6 +158,19 @@ class VrpdOnReplay(unittest.TestCase):
             time.sleep(0.5)
         self.fail("the replay did not finish")
 
+    def wait_quiet(self, timeout=60):
+        """After the replay is done: waits until the engine has published what was pending, i.e.
+        /v1/premium of both underlyings reads the same twice, 0.5 s apart."""
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            now = [http(self.address, f"/v1/premium?underlying={u}") for u in ("BTC", "ETH")]
+            if now == last:
+                return
+            last = now
+            time.sleep(0.5)
+        self.fail("vrpd kept publishing after the replay was done")
+
     def premium(self, underlying):
         status, ctype, body = http(self.address, f"/v1/premium?underlying={underlying}")
         self.assertEqual(status, 200, body)
@@ -169,7 +182,7 @@ class VrpdOnReplay(unittest.TestCase):
         self.wait_ready()
         # Ready comes with the first complete expiry; the whole chain is in once the replay is done.
         self.wait_replay_done()
-        time.sleep(1.0)
+        self.wait_quiet()
         for u, (lo, hi) in {"BTC": (0.2, 1.2), "ETH": (0.3, 1.5)}.items():
             p = self.premium(u)
             self.assertEqual(p["underlying"], u)
@@ -195,7 +208,7 @@ class VrpdOnReplay(unittest.TestCase):
     def test_2_matches_the_engine_run_directly(self):
         self.wait_ready()
         self.wait_replay_done()
-        time.sleep(1.0)  # the engine fits what is pending once the feed is quiet
+        self.wait_quiet()  # the engine fits what is pending once the feed is quiet
         for u in ("BTC", "ETH"):
             served = self.premium(u)
             direct = json.loads(subprocess.run(
@@ -220,7 +233,8 @@ class VrpdOnReplay(unittest.TestCase):
     def test_3_stream_has_increasing_seq_and_ends_at_the_snapshot(self):
         self.wait_ready()
         self.wait_replay_done()
-        time.sleep(1.5)
+        self.wait_quiet()
+        time.sleep(0.5)  # the last frame, written with the last publish, reaches the subscriber
         self.assertIsNone(self.ws_error)
         self.assertEqual(self.ack.get("op"), "subscribed", self.ack)
         for u in ("BTC", "ETH"):

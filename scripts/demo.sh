@@ -8,7 +8,7 @@
 #   4. prints the premium grids (vrpctl get) and the URLs to open, then keeps running until Ctrl-C.
 #
 #   scripts/demo.sh               run until Ctrl-C
-#   scripts/demo.sh --once        stop after printing (scripts, CI)
+#   scripts/demo.sh --once        stop after printing and checking (scripts, CI)
 #   scripts/demo.sh --calculator  also run the calculator and forecast walk-throughs first
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -95,6 +95,24 @@ for u in BTC ETH; do
   echo
   "$vrpctl" get premium --underlying "$u" --url http://127.0.0.1:8080
 done
+
+# The demo's own check (with --once it is CI's smoke test of this README command): every default
+# tenor of both underlyings is available, with the premium equal to IV minus the forecast.
+if ! python3 - <<'EOF'; then
+import json, sys, urllib.request
+bad = []
+for u in ("BTC", "ETH"):
+    with urllib.request.urlopen(f"http://127.0.0.1:8080/v1/premium?underlying={u}", timeout=5) as r:
+        p = json.loads(r.read())
+    for t in p["tenors"]:
+        if not t["available"] or t["premium_vol"] != t["atm_iv"] - t["rv_forecast"]:
+            bad.append(f"{u} {t['days']}d")
+if bad:
+    sys.exit("demo: no premium for " + ", ".join(bad))
+print("demo: every tenor of BTC and ETH has a premium")
+EOF
+  if [[ $once == 1 ]]; then exit 1; fi
+fi
 cat <<'EOF'
 
 Open:

@@ -158,9 +158,12 @@ class VrpdOnReplay(unittest.TestCase):
             time.sleep(0.5)
         self.fail("the replay did not finish")
 
-    def wait_quiet(self, timeout=60):
-        """After the replay is done: waits until the engine has published what was pending, i.e.
-        /v1/premium of both underlyings reads the same twice, 0.5 s apart."""
+    def wait_settled(self, timeout=60):
+        """Waits until vrpd is ready, the replay has played everything, and the engine has
+        published what was pending: /v1/premium of both underlyings reads the same twice, 0.5 s
+        apart."""
+        self.wait_ready()
+        self.wait_replay_done()
         deadline = time.time() + timeout
         last = None
         while time.time() < deadline:
@@ -179,10 +182,8 @@ class VrpdOnReplay(unittest.TestCase):
 
     def test_1_ready_and_real_premia(self):
         self.assertEqual(http(self.address, "/healthz")[0], 200)
-        self.wait_ready()
         # Ready comes with the first complete expiry; the whole chain is in once the replay is done.
-        self.wait_replay_done()
-        self.wait_quiet()
+        self.wait_settled()
         for u, (lo, hi) in {"BTC": (0.2, 1.2), "ETH": (0.3, 1.5)}.items():
             p = self.premium(u)
             self.assertEqual(p["underlying"], u)
@@ -206,9 +207,7 @@ class VrpdOnReplay(unittest.TestCase):
                         self.assertEqual(b["premium_vol"], b["iv"] - t["rv_forecast"], name)
 
     def test_2_matches_the_engine_run_directly(self):
-        self.wait_ready()
-        self.wait_replay_done()
-        self.wait_quiet()  # the engine fits what is pending once the feed is quiet
+        self.wait_settled()  # the engine fits what is pending once the feed is quiet
         for u in ("BTC", "ETH"):
             served = self.premium(u)
             direct = json.loads(subprocess.run(
@@ -231,9 +230,7 @@ class VrpdOnReplay(unittest.TestCase):
                         self.assertAlmostEqual(a[k], b[k], delta=1e-4, msg=f"{u} {a['days']} {k}")
 
     def test_3_stream_has_increasing_seq_and_ends_at_the_snapshot(self):
-        self.wait_ready()
-        self.wait_replay_done()
-        self.wait_quiet()
+        self.wait_settled()
         time.sleep(0.5)  # the last frame, written with the last publish, reaches the subscriber
         self.assertIsNone(self.ws_error)
         self.assertEqual(self.ack.get("op"), "subscribed", self.ack)

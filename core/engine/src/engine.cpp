@@ -912,6 +912,16 @@ struct engine::impl {
       row.t_years = static_cast<double>(days) / 365.0;
       const double t = row.t_years;
       row.rv_forecast = forecast_ready ? u.fc->rv_forecast(static_cast<double>(days)) : nan;
+      // No number from data that stopped, nor from a smile too far away to say anything (only the
+      // forecast, which needs no smile): the surface is not evaluated for such a tenor.
+      const bool too_far = surface_ok && (t < t_near || t > t_far);
+      if (u.stale || too_far) {
+        row.reason = u.stale ? reason_stale_data : reason_too_far;
+        row.extrapolated = !u.stale;
+        if (u.stale) row.rv_forecast = nan;
+        out.tenors.push_back(row);
+        continue;
+      }
       const tenor_cache& c = tenor_surface(u, i, t, surface, surface_ok);
       bool extrapolated = c.mf_extrapolated;
       row.mfiv = c.mfiv;
@@ -942,14 +952,10 @@ struct engine::impl {
       row.premium_vol = row.atm_iv - row.rv_forecast;
       row.premium_var = row.mfiv * row.mfiv - row.rv_forecast * row.rv_forecast;
 
-      if (u.stale)
-        row.reason = reason_stale_data;
-      else if (!have_slices)
+      if (!have_slices)
         row.reason = reason_no_surface;
       else if (!surface_ok)
         row.reason = reason_surface_error;
-      else if (t < t_near || t > t_far)
-        row.reason = reason_too_far;
       else if (!have_index)
         row.reason = reason_no_index;
       else if (!forecast_ready)
@@ -968,16 +974,6 @@ struct engine::impl {
                   std::isfinite(cell.strike) && std::isfinite(cell.width_vol);
       row.available = row.reason.empty() && numbers;
       if (row.reason.empty() && !numbers) row.reason = reason_surface_error;
-      if (u.stale || row.reason == reason_too_far) {
-        // No number from data that stopped, nor from a smile too far away to say anything.
-        tenor_row blank;
-        blank.days = row.days;
-        blank.t_years = row.t_years;
-        blank.reason = row.reason;
-        blank.extrapolated = row.reason == reason_too_far;
-        if (!u.stale) blank.rv_forecast = row.rv_forecast;  // the forecast does not need a smile
-        row = blank;
-      }
       out.tenors.push_back(row);
     }
   }
